@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/postern/postern/internal/api"
+)
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c common
+	c.flags(fs)
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "address of the REST API and web console")
+	sshAddr := fs.String("ssh-addr", "127.0.0.1:2222", "address of the SSH gateway")
+	adminPassword := fs.String("admin-password", "", "password of the first administrator on an empty store (default: random, printed once)")
+	trustProxy := fs.Bool("trust-proxy", false, "take client addresses from X-Forwarded-For (only behind a proxy you run)")
+	rate := fs.Float64("rate-limit", 50, "sustained API requests per second per user (bursts of 4x allowed)")
+	ipRate := fs.Float64("ip-rate-limit", 100, "sustained API requests per second per client address")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	k, err := open(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+
+	pw, err := k.identity.Bootstrap(ctx, *adminPassword)
+	if err != nil {
+		return fmt.Errorf("create first administrator: %w", err)
+	}
+	if pw != "" {
+		if *adminPassword != "" {
+			log.Info("created administrator 'admin' with the password from POSTERN_ADMIN_PASSWORD")
+		} else {
+			// Printed once, on the very first start, so the operator can log in.
+			log.Warn("created administrator 'admin'; change this password after logging in", "password", pw)
+		}
+	}
+
+	srv := api.New(k.db, k.identity, k.inventory, k.access, api.Config{
+		Version: version, Logger: log, TrustProxy: *trustProxy,
+		RatePerUser: *rate, BurstPerUser: int(4 * *rate), RatePerIP: *ipRate, BurstPerIP: int(4 * *ipRate),
+	})
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *httpAddr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("postern ready", "version", version, "http", "http://"+ln.Addr().String(), "data", c.dataDir)
+	_ = *sshAddr // the SSH gateway listens here once it is built in
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,146 @@
+package api
+
+import (
+	"encoding/json"
+
+	"github.com/postern/postern/internal/fault"
+	"github.com/postern/postern/internal/store"
+)
+
+// LoginLogOut is one login attempt.
+type LoginLogOut struct {
+	ID        int64   `json:"id"`
+	Username  string  `json:"username"`
+	Type      string  `json:"type"`
+	Method    string  `json:"method"`
+	IP        string  `json:"ip"`
+	UserAgent string  `json:"user_agent"`
+	MFA       bool    `json:"mfa"`
+	Status    bool    `json:"status"`
+	Reason    string  `json:"reason"`
+	Datetime  *string `json:"datetime"`
+}
+
+// OperateLogOut is one administrative change.
+type OperateLogOut struct {
+	ID           int64           `json:"id"`
+	User         string          `json:"user"`
+	Action       string          `json:"action"`
+	ResourceType string          `json:"resource_type"`
+	ResourceID   string          `json:"resource_id"`
+	Resource     string          `json:"resource"`
+	Diff         json.RawMessage `json:"diff"`
+	RemoteAddr   string          `json:"remote_addr"`
+	Datetime     *string         `json:"datetime"`
+}
+
+// SessionOut is one connection through the gateway.
+type SessionOut struct {
+	ID           string  `json:"id"`
+	User         string  `json:"user"`
+	UserID       string  `json:"user_id"`
+	Asset        string  `json:"asset"`
+	AssetID      string  `json:"asset_id"`
+	SystemUser   string  `json:"system_user"`
+	SystemUserID string  `json:"system_user_id"`
+	Protocol     string  `json:"protocol"`
+	LoginFrom    string  `json:"login_from"`
+	RemoteAddr   string  `json:"remote_addr"`
+	StartTime    *string `json:"start_time"`
+	EndTime      *string `json:"end_time"`
+	IsFinished   bool    `json:"is_finished"`
+	IsSuccess    bool    `json:"is_success"`
+	HasReplay    bool    `json:"has_replay"`
+	Reason       string  `json:"reason"`
+	TerminatedBy string  `json:"terminated_by"`
+}
+
+func sessionOut(s store.Session) SessionOut {
+	return SessionOut{ID: s.ID, User: s.Username, UserID: s.UserID, Asset: s.Asset, AssetID: s.AssetID, SystemUser: s.SystemUser,
+		SystemUserID: s.SystemUserID, Protocol: s.Protocol, LoginFrom: s.LoginFrom, RemoteAddr: s.RemoteAddr,
+		StartTime: outTime(s.StartTime), EndTime: outTime(s.EndTime), IsFinished: s.IsFinished, IsSuccess: s.IsSuccess,
+		HasReplay: s.HasReplay, Reason: s.Reason, TerminatedBy: s.TerminatedBy}
+}
+
+// Health is the answer of /api/health/.
+type Health struct {
+	Status   string `json:"status"`
+	Database string `json:"database"`
+	Version  string `json:"version"`
+}
+
+func (s *Server) registerAudit() {
+	s.add(&Route{Method: "GET", Path: "/api/v2/audits/login-logs/", Tag: "audits", Roles: auditReaders,
+		Summary: "Login attempts, good and bad, with address, method and reason", Reply: LoginLogOut{}, List: store.LoginLogSchema,
+		Handle: func(c *call) (any, error) {
+			q, err := c.query()
+			if err != nil {
+				return nil, err
+			}
+			ls, n, err := s.db.LoginLogs(c.ctx(), q, "")
+			out := make([]LoginLogOut, len(ls))
+			for i, l := range ls {
+				out[i] = LoginLogOut{l.ID, l.Username, l.Type, l.Method, l.IP, l.UserAgent, l.MFA, l.Status, l.Reason, outTime(l.Datetime)}
+			}
+			return c.page(q, n, out), err
+		}})
+	s.add(&Route{Method: "GET", Path: "/api/v2/audits/operate-logs/", Tag: "audits", Roles: auditReaders,
+		Summary: "Administrative changes: who created, updated or deleted what, and what changed (secrets redacted)",
+		Reply:   OperateLogOut{}, List: store.OperateLogSchema,
+		Handle: func(c *call) (any, error) {
+			q, err := c.query()
+			if err != nil {
+				return nil, err
+			}
+			ls, n, err := s.db.OperateLogs(c.ctx(), q)
+			out := make([]OperateLogOut, len(ls))
+			for i, l := range ls {
+				out[i] = OperateLogOut{l.ID, l.Username, l.Action, l.ResourceType, l.ResourceID, l.Resource, json.RawMessage(l.Diff), l.RemoteAddr, outTime(l.Datetime)}
+			}
+			return c.page(q, n, out), err
+		}})
+	s.add(&Route{Method: "GET", Path: "/api/v2/terminal/sessions/", Tag: "terminal", Roles: anyone,
+		Summary: "Sessions through the gateway (a user sees only their own)", Reply: SessionOut{}, List: store.SessionSchema,
+		Handle: func(c *call) (any, error) {
+			q, err := c.query()
+			if err != nil {
+				return nil, err
+			}
+			owner := ""
+			if roleBit(c.user.Role)&auditReaders == 0 {
+				owner = c.user.ID
+			}
+			ss, n, err := s.db.Sessions(c.ctx(), q, owner)
+			out := make([]SessionOut, len(ss))
+			for i := range ss {
+				out[i] = sessionOut(ss[i])
+			}
+			return c.page(q, n, out), err
+		}})
+	s.add(&Route{Method: "GET", Path: "/api/v2/terminal/sessions/{id}/", Tag: "terminal", Roles: anyone,
+		Summary: "Read a session (a user only their own)", Reply: SessionOut{},
+		Handle: func(c *call) (any, error) {
+			ss, err := s.db.Session(c.ctx(), c.id())
+			if err != nil || (roleBit(c.user.Role)&auditReaders == 0 && ss.UserID != c.user.ID) {
+				return nil, fault.Errorf(fault.NotFound, "", "no such session")
+			}
+			return sessionOut(ss), nil
+		}})
+	s.add(&Route{Method: "GET", Path: "/api/health/", Tag: "system", Public: true,
+		Summary: "Liveness and database reachability", Reply: Health{},
+		Handle: func(c *call) (any, error) {
+			h := Health{Status: "ok", Database: "ok", Version: s.cfg.Version}
+			if err := s.db.Ping(c.ctx()); err != nil {
+				h.Status, h.Database = "degraded", "unreachable"
+			}
+			return h, nil
+		}})
+}
+
+func (s *Server) register() {
+	s.registerIdentity()
+	s.registerInventory()
+	s.registerPerms()
+	s.registerAudit()
+	s.mux.Handle("GET /metrics", s.metrics)
+}
