@@ -29,7 +29,8 @@ type Asset struct {
 	Active       bool
 }
 
-// Node is a folder in the asset tree.
+// Node is a folder in the asset tree. Only ID and Parent matter to access
+// decisions; Name is accepted so callers can pass their records unchanged.
 type Node struct {
 	ID, Parent, Name string // Parent is "" for a root node
 }
@@ -46,7 +47,12 @@ type Data struct {
 // create one with New.
 type Engine struct {
 	mu sync.RWMutex
+	index
+}
 
+// index is the engine's state, kept apart from the lock so Load can build a
+// replacement without blocking queries and swap it in at the end.
+type index struct {
 	perms      map[string]*perm
 	userPerms  map[string]permList // user id -> perms naming it
 	groupPerms map[string]permList // group id -> perms naming it
@@ -83,17 +89,17 @@ type perm struct {
 }
 
 type asset struct {
-	id, name, ip string
-	lname, lip   string // lower-cased for case-insensitive search
-	active       bool
-	plainIP      bool // lip holds only address characters, see Engine.Assets
-	ord          int
-	nodes        []*node
-	pos          []int // pos[i] is this asset's index in nodes[i].assets
+	id, name   string
+	lname, lip string // lower-cased name and IP, for case-insensitive search
+	active     bool
+	plainIP    bool // lip holds only address characters, see Engine.Assets
+	ord        int
+	nodes      []*node
+	pos        []int // pos[i] is this asset's index in nodes[i].assets
 }
 
 type node struct {
-	id, name string
+	id       string
 	exists   bool
 	slot     int
 	parent   *node
@@ -126,44 +132,48 @@ func New() *Engine {
 	return e
 }
 
-func (e *Engine) reset() {
-	e.perms = map[string]*perm{}
-	e.userPerms = map[string]permList{}
-	e.groupPerms = map[string]permList{}
-	e.assetPerms = map[string]permList{}
-	e.assets = map[string]*asset{}
-	e.order = nil
-	e.unsorted = false
-	e.nodes = map[string]*node{}
-	e.slots = nil
-	e.freeSlots = nil
-	e.members = map[string][]string{}
-	e.groupMembers = map[string]map[string]struct{}{}
+func (ix *index) reset() {
+	ix.perms = map[string]*perm{}
+	ix.userPerms = map[string]permList{}
+	ix.groupPerms = map[string]permList{}
+	ix.assetPerms = map[string]permList{}
+	ix.assets = map[string]*asset{}
+	ix.order = nil
+	ix.unsorted = false
+	ix.nodes = map[string]*node{}
+	ix.slots = nil
+	ix.freeSlots = nil
+	ix.members = map[string][]string{}
+	ix.groupMembers = map[string]map[string]struct{}{}
 }
 
 // Load replaces the whole state. Later duplicates of an id win, as if the
-// items had been put one by one.
+// items had been put one by one. Queries keep being answered from the old
+// state while the new one is built; a change applied concurrently with Load
+// is lost, since d is taken to be the complete, newer truth.
 func (e *Engine) Load(d Data) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.reset()
-	e.assets = make(map[string]*asset, len(d.Assets))
-	e.nodes = make(map[string]*node, len(d.Nodes))
-	e.perms = make(map[string]*perm, len(d.Perms))
-	e.order = make([]*asset, 0, len(d.Assets))
+	var ix index
+	ix.reset()
+	ix.assets = make(map[string]*asset, len(d.Assets))
+	ix.nodes = make(map[string]*node, len(d.Nodes))
+	ix.perms = make(map[string]*perm, len(d.Perms))
+	ix.order = make([]*asset, 0, len(d.Assets))
 	for _, n := range d.Nodes {
-		e.putNode(n)
+		ix.putNode(n)
 	}
 	for _, a := range d.Assets {
-		e.putAsset(a, true)
+		ix.putAsset(a, true)
 	}
-	e.sortOrder()
+	ix.sortOrder()
 	for _, p := range d.Perms {
-		e.putPerm(p)
+		ix.putPerm(p)
 	}
 	for u, gs := range d.Members {
-		e.setUserGroups(u, gs)
+		ix.setUserGroups(u, gs)
 	}
+	e.mu.Lock()
+	e.index = ix
+	e.mu.Unlock()
 }
 
 // PutPerm adds or replaces a permission rule.
@@ -182,9 +192,9 @@ func (e *Engine) DeletePerm(id string) {
 	}
 }
 
-func (e *Engine) putPerm(in Perm) {
-	if old := e.perms[in.ID]; old != nil {
-		e.unindexPerm(old)
+func (ix *index) putPerm(in Perm) {
+	if old := ix.perms[in.ID]; old != nil {
+		ix.unindexPerm(old)
 	}
 	p := &perm{
 		id:       in.ID,
@@ -198,37 +208,37 @@ func (e *Engine) putPerm(in Perm) {
 		active:   in.Active,
 	}
 	slices.Sort(p.sysUsers)
-	e.perms[p.id] = p
+	ix.perms[p.id] = p
 	for u := range p.users {
-		addPerm(e.userPerms, u, p)
+		addPerm(ix.userPerms, u, p)
 	}
 	for g := range p.groups {
-		addPerm(e.groupPerms, g, p)
+		addPerm(ix.groupPerms, g, p)
 	}
 	for _, a := range p.assets {
-		addPerm(e.assetPerms, a, p)
+		addPerm(ix.assetPerms, a, p)
 	}
 	for _, id := range dedup(in.Nodes) {
-		n := e.nodeRef(id)
+		n := ix.nodeRef(id)
 		n.perms = append(n.perms, p)
 		p.nodes = append(p.nodes, n)
 	}
 }
 
-func (e *Engine) unindexPerm(p *perm) {
-	delete(e.perms, p.id)
+func (ix *index) unindexPerm(p *perm) {
+	delete(ix.perms, p.id)
 	for u := range p.users {
-		delPerm(e.userPerms, u, p)
+		delPerm(ix.userPerms, u, p)
 	}
 	for g := range p.groups {
-		delPerm(e.groupPerms, g, p)
+		delPerm(ix.groupPerms, g, p)
 	}
 	for _, a := range p.assets {
-		delPerm(e.assetPerms, a, p)
+		delPerm(ix.assetPerms, a, p)
 	}
 	for _, n := range p.nodes {
 		n.perms = n.perms.without(p)
-		e.gcNode(n)
+		ix.gcNode(n)
 	}
 }
 
@@ -279,29 +289,28 @@ func (e *Engine) DeleteAsset(id string) {
 
 // putAsset with bulk set appends to the display order and leaves sorting to
 // sortOrder, so a batch costs one sort instead of one shift per asset.
-func (e *Engine) putAsset(in Asset, bulk bool) {
-	x := e.assets[in.ID]
+func (ix *index) putAsset(in Asset, bulk bool) {
+	x := ix.assets[in.ID]
 	if x == nil {
 		x = &asset{id: in.ID, name: in.Name}
-		e.assets[in.ID] = x
+		ix.assets[in.ID] = x
 		if bulk {
-			x.ord = len(e.order)
-			e.order = append(e.order, x)
-			e.unsorted = true
+			x.ord = len(ix.order)
+			ix.order = append(ix.order, x)
+			ix.unsorted = true
 		} else {
-			e.insertOrdered(x)
+			ix.insertOrdered(x)
 		}
 	} else if x.name != in.Name {
 		if bulk {
 			x.name = in.Name
-			e.unsorted = true
+			ix.unsorted = true
 		} else {
-			e.removeOrdered(x)
+			ix.removeOrdered(x)
 			x.name = in.Name
-			e.insertOrdered(x)
+			ix.insertOrdered(x)
 		}
 	}
-	x.ip = in.IP
 	x.lname = strings.ToLower(in.Name)
 	x.lip = strings.ToLower(in.IP)
 	x.plainIP = onlyAddressChars(x.lip)
@@ -309,9 +318,9 @@ func (e *Engine) putAsset(in Asset, bulk bool) {
 
 	ids := dedup(in.Nodes)
 	if !sameNodes(x.nodes, ids) {
-		e.detachAsset(x)
+		ix.detachAsset(x)
 		for _, id := range ids {
-			n := e.nodeRef(id)
+			n := ix.nodeRef(id)
 			x.nodes = append(x.nodes, n)
 			x.pos = append(x.pos, len(n.assets))
 			n.assets = append(n.assets, x)
@@ -333,7 +342,7 @@ func sameNodes(have []*node, want []string) bool {
 
 // detachAsset removes x from all its nodes in O(1) per node by swapping the
 // last member into its place; a node can hold tens of thousands of assets.
-func (e *Engine) detachAsset(x *asset) {
+func (ix *index) detachAsset(x *asset) {
 	for i, n := range x.nodes {
 		p := x.pos[i]
 		last := n.assets[len(n.assets)-1]
@@ -345,7 +354,7 @@ func (e *Engine) detachAsset(x *asset) {
 		}
 		n.assets[len(n.assets)-1] = nil
 		n.assets = n.assets[:len(n.assets)-1]
-		e.gcNode(n)
+		ix.gcNode(n)
 	}
 	x.nodes = x.nodes[:0]
 	x.pos = x.pos[:0]
@@ -358,29 +367,29 @@ func lessAsset(a, b *asset) int {
 	return strings.Compare(a.id, b.id)
 }
 
-func (e *Engine) sortOrder() {
-	if !e.unsorted {
+func (ix *index) sortOrder() {
+	if !ix.unsorted {
 		return
 	}
-	slices.SortFunc(e.order, lessAsset)
-	e.renumber(0)
-	e.unsorted = false
+	slices.SortFunc(ix.order, lessAsset)
+	ix.renumber(0)
+	ix.unsorted = false
 }
 
-func (e *Engine) insertOrdered(x *asset) {
-	i, _ := slices.BinarySearchFunc(e.order, x, lessAsset)
-	e.order = slices.Insert(e.order, i, x)
-	e.renumber(i)
+func (ix *index) insertOrdered(x *asset) {
+	i, _ := slices.BinarySearchFunc(ix.order, x, lessAsset)
+	ix.order = slices.Insert(ix.order, i, x)
+	ix.renumber(i)
 }
 
-func (e *Engine) removeOrdered(x *asset) {
-	e.order = slices.Delete(e.order, x.ord, x.ord+1)
-	e.renumber(x.ord)
+func (ix *index) removeOrdered(x *asset) {
+	ix.order = slices.Delete(ix.order, x.ord, x.ord+1)
+	ix.renumber(x.ord)
 }
 
-func (e *Engine) renumber(from int) {
-	for i := from; i < len(e.order); i++ {
-		e.order[i].ord = i
+func (ix *index) renumber(from int) {
+	for i := from; i < len(ix.order); i++ {
+		ix.order[i].ord = i
 	}
 }
 
@@ -403,19 +412,17 @@ func (e *Engine) DeleteNode(id string) {
 		return
 	}
 	n.exists = false
-	n.name = ""
 	e.setParent(n, "")
 	e.gcNode(n)
 }
 
-func (e *Engine) putNode(in Node) {
-	n := e.nodeRef(in.ID)
+func (ix *index) putNode(in Node) {
+	n := ix.nodeRef(in.ID)
 	n.exists = true
-	n.name = in.Name
-	e.setParent(n, in.Parent)
+	ix.setParent(n, in.Parent)
 }
 
-func (e *Engine) setParent(n *node, parentID string) {
+func (ix *index) setParent(n *node, parentID string) {
 	if n.parent != nil && n.parent.id == parentID {
 		return
 	}
@@ -426,12 +433,12 @@ func (e *Engine) setParent(n *node, parentID string) {
 		old.children[len(old.children)-1] = nil
 		old.children = old.children[:len(old.children)-1]
 		n.parent = nil
-		e.gcNode(old)
+		ix.gcNode(old)
 	}
 	if parentID == "" {
 		return
 	}
-	p := e.nodeRef(parentID)
+	p := ix.nodeRef(parentID)
 	n.parent = p
 	n.childPos = len(p.children)
 	p.children = append(p.children, n)
@@ -439,35 +446,35 @@ func (e *Engine) setParent(n *node, parentID string) {
 
 // nodeRef returns the node for id, creating a placeholder that does not
 // exist yet so references can be recorded before the node itself arrives.
-func (e *Engine) nodeRef(id string) *node {
-	if n := e.nodes[id]; n != nil {
+func (ix *index) nodeRef(id string) *node {
+	if n := ix.nodes[id]; n != nil {
 		return n
 	}
 	n := &node{id: id}
-	if k := len(e.freeSlots); k > 0 {
-		n.slot = e.freeSlots[k-1]
-		e.freeSlots = e.freeSlots[:k-1]
-		e.slots[n.slot] = n
+	if k := len(ix.freeSlots); k > 0 {
+		n.slot = ix.freeSlots[k-1]
+		ix.freeSlots = ix.freeSlots[:k-1]
+		ix.slots[n.slot] = n
 	} else {
-		n.slot = len(e.slots)
-		e.slots = append(e.slots, n)
+		n.slot = len(ix.slots)
+		ix.slots = append(ix.slots, n)
 	}
-	e.nodes[id] = n
+	ix.nodes[id] = n
 	return n
 }
 
 // gcNode drops a placeholder nothing refers to any more, so that churn in
 // ids does not grow the index forever.
-func (e *Engine) gcNode(n *node) {
+func (ix *index) gcNode(n *node) {
 	if n.exists || n.parent != nil || len(n.children) > 0 || len(n.assets) > 0 || len(n.perms) > 0 {
 		return
 	}
-	if e.nodes[n.id] != n {
+	if ix.nodes[n.id] != n {
 		return
 	}
-	delete(e.nodes, n.id)
-	e.slots[n.slot] = nil
-	e.freeSlots = append(e.freeSlots, n.slot)
+	delete(ix.nodes, n.id)
+	ix.slots[n.slot] = nil
+	ix.freeSlots = append(ix.freeSlots, n.slot)
 }
 
 // SetUserGroups replaces the groups a user belongs to; an empty list removes
@@ -478,26 +485,26 @@ func (e *Engine) SetUserGroups(userID string, groups []string) {
 	e.setUserGroups(userID, groups)
 }
 
-func (e *Engine) setUserGroups(userID string, groups []string) {
-	for _, g := range e.members[userID] {
-		if s := e.groupMembers[g]; s != nil {
+func (ix *index) setUserGroups(userID string, groups []string) {
+	for _, g := range ix.members[userID] {
+		if s := ix.groupMembers[g]; s != nil {
 			delete(s, userID)
 			if len(s) == 0 {
-				delete(e.groupMembers, g)
+				delete(ix.groupMembers, g)
 			}
 		}
 	}
 	gs := dedup(groups)
 	if len(gs) == 0 {
-		delete(e.members, userID)
+		delete(ix.members, userID)
 		return
 	}
-	e.members[userID] = gs
+	ix.members[userID] = gs
 	for _, g := range gs {
-		s := e.groupMembers[g]
+		s := ix.groupMembers[g]
 		if s == nil {
 			s = map[string]struct{}{}
-			e.groupMembers[g] = s
+			ix.groupMembers[g] = s
 		}
 		s[userID] = struct{}{}
 	}

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -131,9 +132,41 @@ func (s *Server) add(r *Route) {
 	if r.Status == 0 {
 		r.Status = http.StatusOK
 	}
+	if r.List != nil && r.Reply != nil {
+		// ?fields= names response keys, which are the reply's JSON
+		// names, not the (fewer) filterable columns.
+		if names := jsonNames(reflect.TypeOf(r.Reply)); len(names) > 0 {
+			schema := *r.List
+			schema.Output = names
+			r.List = &schema
+		}
+	}
 	s.routes = append(s.routes, r)
 	pattern := r.Method + " " + strings.TrimSuffix(r.Path, "/")
 	s.mux.Handle(pattern, s.wrap(r))
+}
+
+// jsonNames lists the JSON keys of a struct type, including those of
+// embedded structs.
+func jsonNames(t reflect.Type) []string {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case f.Anonymous && name == "":
+			out = append(out, jsonNames(f.Type)...)
+		case name == "":
+			out = append(out, f.Name)
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // Routes returns the route table (for the OpenAPI document and tests).
@@ -151,13 +184,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r2
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	h, pattern := s.mux.Handler(r)
-	if pattern == "" && strings.HasPrefix(r.URL.Path, "/api/") {
-		// Distinguish a wrong method from a missing path, in JSON.
-		writeError(w, r, s.cfg.Logger, &fault.Error{Kind: fault.NotFound, Code: "not_found", Row: -1, Detail: "no such API endpoint"})
+	if _, pattern := s.mux.Handler(r); pattern == "" && (r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/")) {
+		s.noRoute(w, r)
 		return
 	}
-	h.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r)
+}
+
+// noRoute answers an API path no route serves: 405 with Allow when the
+// path exists for other methods, else 404, both in JSON.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := s.mux.Handler(probe); p != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, r, s.cfg.Logger, &fault.Error{Kind: fault.MethodNotAllowed, Code: "method_not_allowed", Row: -1,
+			Detail: r.Method + " is not allowed here; allowed: " + strings.Join(allow, ", ")})
+		return
+	}
+	writeError(w, r, s.cfg.Logger, &fault.Error{Kind: fault.NotFound, Code: "not_found", Row: -1, Detail: "no such API endpoint"})
 }
 
 // Handle mounts an extra handler (web console, metrics) beside the API.
@@ -186,7 +237,7 @@ func (c *call) id() string { return c.r.PathValue("id") }
 
 // query parses the list query of the route's schema.
 func (c *call) query() (query.Query, error) {
-	return query.Parse(c.route.List, c.r.URL.Query())
+	return query.ParseRaw(c.route.List, c.r.URL.RawQuery)
 }
 
 // decode reads the JSON body into v, refusing unknown fields, trailing
@@ -263,7 +314,7 @@ func tooMany(c *call, wait time.Duration) int {
 		secs = 1
 	}
 	c.w.Header().Set("Retry-After", strconv.Itoa(secs))
-	return writeError(c.w, c.r, c.s.cfg.Logger, &fault.Error{Kind: -1, Code: "throttled", Row: -1, Detail: "too many requests; retry after " + strconv.Itoa(secs) + "s"})
+	return writeError(c.w, c.r, c.s.cfg.Logger, &fault.Error{Kind: fault.Throttled, Code: "throttled", Row: -1, Detail: "too many requests; retry after " + strconv.Itoa(secs) + "s"})
 }
 
 func (s *Server) authenticate(r *http.Request) (store.User, error) {
@@ -330,7 +381,9 @@ func statusOf(k fault.Kind) int {
 		return http.StatusUnauthorized
 	case fault.TooLarge:
 		return http.StatusRequestEntityTooLarge
-	case -1:
+	case fault.MethodNotAllowed:
+		return http.StatusMethodNotAllowed
+	case fault.Throttled:
 		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError

@@ -142,5 +142,6 @@ func (s *Server) register() {
 	s.registerInventory()
 	s.registerPerms()
 	s.registerAudit()
+	s.registerDocs()
 	s.mux.Handle("GET /metrics", s.metrics)
 }

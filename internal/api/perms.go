@@ -42,8 +42,8 @@ type PermissionIn struct {
 	Nodes       *[]Ref    `json:"nodes"`
 	SystemUsers *[]Ref    `json:"system_users"`
 	Actions     *[]string `json:"actions"`
-	DateStart   *Time     `json:"date_start"`
-	DateExpired *Time     `json:"date_expired"`
+	DateStart   Time      `json:"date_start"`
+	DateExpired Time      `json:"date_expired"`
 	IsActive    *bool     `json:"is_active"`
 	Comment     *string   `json:"comment"`
 }
@@ -267,7 +267,7 @@ func (s *Server) registerPerms() {
 		}})
 	s.add(&Route{Method: "GET", Path: "/api/v2/perms/asset-permissions/export/", Tag: "perms", Roles: auditReaders,
 		Summary: "Export asset permissions as a file: ?format=json (default) or csv; list filters apply",
-		List:    store.PermissionSchema, Reply: PermissionOut{},
+		List:    store.PermissionSchema, Reply: []byte{},
 		Handle: func(c *call) (any, error) {
 			_, out, _, err := s.listPerms(c)
 			if err != nil {

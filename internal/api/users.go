@@ -45,7 +45,7 @@ type UserIn struct {
 	Phone       *string   `json:"phone"`
 	Role        *string   `json:"role"`
 	IsActive    *bool     `json:"is_active"`
-	DateExpired *Time     `json:"date_expired"`
+	DateExpired Time      `json:"date_expired"`
 	Password    *string   `json:"password"`
 	Groups      *[]Ref    `json:"groups"`
 	PublicKeys  *[]string `json:"public_keys"`

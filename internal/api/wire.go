@@ -73,13 +73,18 @@ func refID(r *Ref) *string {
 }
 
 // Time is an optional time in a request body: RFC 3339, or a date
-// (2006-01-02, meaning midnight UTC), or null to clear.
+// (2006-01-02, meaning midnight UTC), or null (or "") to clear. Set tells
+// a field that was given, even as null, from one that was left out; it is
+// a value type because encoding/json calls UnmarshalJSON with null only
+// for values, never for nil pointers.
 type Time struct {
 	time.Time
+	Set bool
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (t *Time) UnmarshalJSON(b []byte) error {
+	t.Set = true
 	if string(b) == "null" {
 		t.Time = time.Time{}
 		return nil
@@ -101,8 +106,8 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	return fmt.Errorf("%q is not an RFC 3339 time or a date", s)
 }
 
-func optTime(t *Time) *time.Time {
-	if t == nil {
+func optTime(t Time) *time.Time {
+	if !t.Set {
 		return nil
 	}
 	v := t.Time

@@ -17,13 +17,15 @@ type Kind int
 
 // Kinds of refusal.
 const (
-	Invalid      Kind = iota + 1 // bad input: 400
-	NotFound                     // no such record: 404
-	Conflict                     // clashes with an existing record: 409
-	Forbidden                    // not allowed for this caller: 403
-	Unauthorized                 // not authenticated: 401
-	Locked                       // account locked: 403 with its own code
-	TooLarge                     // body too large: 413
+	Invalid          Kind = iota + 1 // bad input: 400
+	NotFound                         // no such record: 404
+	Conflict                         // clashes with an existing record: 409
+	Forbidden                        // not allowed for this caller: 403
+	Unauthorized                     // not authenticated: 401
+	Locked                           // account locked: 403 with its own code
+	TooLarge                         // body too large: 413
+	MethodNotAllowed                 // path exists, method does not: 405
+	Throttled                        // rate limited: 429
 )
 
 // Error is a refusal with an optional field and bulk row.

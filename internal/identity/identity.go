@@ -164,7 +164,7 @@ func (s *Service) Login(ctx context.Context, a Attempt) (store.User, error) {
 		if a.OTP == "" {
 			return fail(&u, "one-time code missing", ErrOTPRequired, false)
 		}
-		if err := s.checkOTP(&u, a.OTP, now); err != nil {
+		if err := s.checkOTP(ctx, &u, a.OTP, now); err != nil {
 			return fail(&u, "wrong one-time code", err, true)
 		}
 		log.MFA = true
@@ -179,15 +179,43 @@ func (s *Service) Login(ctx context.Context, a Attempt) (store.User, error) {
 	return u, nil
 }
 
-func (s *Service) checkOTP(u *store.User, code string, now time.Time) error {
+// checkOTP verifies a one-time code and spends it, so that a code seen
+// over someone's shoulder cannot be replayed within its validity.
+func (s *Service) checkOTP(ctx context.Context, u *store.User, code string, now time.Time) error {
 	secret, err := s.vault.Open(u.OTPSecret, "user:"+u.ID+":otp")
 	if err != nil {
 		return err
 	}
-	if _, ok := VerifyTOTP(secret, code, now); !ok {
+	step, ok := VerifyTOTP(secret, code, now)
+	if !ok {
+		return ErrBadOTP
+	}
+	fresh, err := s.db.UseOTPStep(ctx, u.ID, step)
+	if err != nil {
+		return err
+	}
+	if !fresh {
 		return ErrBadOTP
 	}
 	return nil
+}
+
+// CheckOTP verifies the second factor of an SSH login for a user who
+// passed the first; it counts towards the lockout like a wrong password.
+func (s *Service) CheckOTP(ctx context.Context, u store.User, code, ip string) error {
+	now := s.now()
+	err := s.checkOTP(ctx, &u, code, now)
+	log := store.LoginLog{Username: u.Username, UserID: u.ID, Type: "ssh", Method: "otp", IP: ip, MFA: true, Status: err == nil, Datetime: now}
+	if err != nil {
+		log.Reason = "wrong one-time code"
+		if _, lerr := s.db.LoginFailed(ctx, u.ID, now, s.cfg.LockWindow, s.cfg.LockAttempts); lerr != nil {
+			return lerr
+		}
+	}
+	if lerr := s.db.AddLoginLog(ctx, &log); lerr != nil {
+		return lerr
+	}
+	return err
 }
 
 // Usable reports why a known user may not act now ("" when they may):

@@ -284,7 +284,7 @@ func (s *Service) ConfirmOTP(ctx context.Context, a audit.Actor, u store.User, c
 	if u.OTPSecret == "" {
 		return fault.InvalidField("otp", "start enrolment first")
 	}
-	if err := s.checkOTP(&u, code, s.now()); err != nil {
+	if err := s.checkOTP(ctx, &u, code, s.now()); err != nil {
 		return fault.InvalidField("otp", "invalid one-time code")
 	}
 	before := viewUser(&u)

@@ -237,8 +237,10 @@ func (s *Service) CreateAssets(ctx context.Context, a audit.Actor, rows []AssetF
 	if err != nil {
 		return nil, err
 	}
-	for n := range taken {
-		errs = errs.Add(fault.AtRow(fault.Errorf(fault.Conflict, "name", "an asset named %q already exists", n), byName[n]))
+	for i := range out {
+		if n := out[i].Name; taken[n] && byName[n] == i {
+			errs = errs.Add(fault.AtRow(fault.Errorf(fault.Conflict, "name", "an asset named %q already exists", n), i))
+		}
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err

@@ -73,6 +73,12 @@ var reserved = map[string]bool{
 
 // Type is the type of a field's values, which decides how request text is
 // converted and which operators apply.
+//
+// The column behind a field must accept what is bound for it on both
+// databases, or a well-formed filter becomes a server error: String and ID
+// columns are text, Int columns BIGINT (PostgreSQL will not bind an int64
+// beyond int4's range to an INTEGER column), Bool columns BOOLEAN, and Time
+// columns text in TimeLayout.
 type Type int
 
 // Field types.

@@ -144,6 +144,9 @@ func TestNodes(t *testing.T) {
 		all, err := db.AllNodes(bg)
 		must(t, err)
 		equal(t, "AllNodes count", len(all), 4)
+		nn, err := db.NodeNames(bg, []string{"n3", "n0", "nope"})
+		must(t, err)
+		equal(t, "NodeNames", nn, map[string]string{"n3": "frontend", "n0": "root"})
 
 		// Deleting a node removes it from permissions.
 		mustTx(t, db, func(tx *Tx) error {
@@ -241,6 +244,9 @@ func TestAssets(t *testing.T) {
 			must(t, err)
 			equal(t, "AssetsByID(nil)", len(none), 0)
 
+			byID, err := db.AssetNamesByID(bg, []string{"a2", "nope", "a3"})
+			must(t, err)
+			equal(t, "AssetNamesByID", byID, map[string]string{"a2": "db-01", "a3": "win-01"})
 			taken, err := db.AssetNames(bg, []string{"web-01", "nope", "win-01", "WEB-01"})
 			must(t, err)
 			equal(t, "AssetNames", taken, map[string]bool{"web-01": true, "win-01": true})
@@ -348,6 +354,9 @@ func TestSystemUsers(t *testing.T) {
 		byID, err := db.SystemUsersByID(bg, []string{"s2", "nope"})
 		must(t, err)
 		equal(t, "SystemUsersByID", byID, map[string]SystemUser{"s2": admin})
+		sn, err := db.SystemUserNames(bg, []string{"s1", "s2", "nope"})
+		must(t, err)
+		equal(t, "SystemUserNames", sn, map[string]string{"s1": "root-ssh", "s2": "admin-rdp"})
 		list, n, err := db.SystemUsers(bg, parse(t, SystemUserSchema, "search", "ADMIN"))
 		must(t, err)
 		equal(t, "SystemUsers(search=ADMIN) count", n, 1)

@@ -103,6 +103,20 @@ func TestUserLists(t *testing.T) {
 			equal(t, "pages walked", walked, []string{"u4", "u1", "u2", "u3", "u5", "u6"})
 		})
 
+		t.Run("active admins", func(t *testing.T) {
+			// Admins are u6 and u1, both active; carol (u4) is inactive.
+			for _, c := range []struct {
+				except string
+				want   int
+			}{{"", 2}, {"u1", 1}, {"u6", 1}, {"u4", 2}} {
+				n, err := db.ActiveAdmins(bg, c.except)
+				must(t, err)
+				if n != c.want {
+					t.Errorf("ActiveAdmins(except %q) = %d, want %d", c.except, n, c.want)
+				}
+			}
+		})
+
 		t.Run("group restriction combines with the query", func(t *testing.T) {
 			us, n, err := db.Users(bg, parse(t, UserSchema, "order", "-username"), "g1")
 			must(t, err)

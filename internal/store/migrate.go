@@ -62,7 +62,15 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+	// Under the migration lock: on PostgreSQL two concurrent CREATE TABLE IF
+	// NOT EXISTS of the same table can fail with a unique violation.
+	if err := db.Tx(ctx, func(tx *Tx) error {
+		if err := tx.lockMigrations(ctx); err != nil {
+			return err
+		}
+		_, err := tx.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`)
+		return err
+	}); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	migs, err := loadMigrations()
@@ -81,18 +89,17 @@ func (db *DB) migrate(ctx context.Context) error {
 			continue
 		}
 		err := db.Tx(ctx, func(tx *Tx) error {
-			if db.postgres {
-				// Two replicas starting together must not both migrate.
-				if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(7427370)`); err != nil {
-					return err
-				}
-				var done int
-				if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
-					return err
-				}
-				if done > 0 {
-					return nil
-				}
+			// Two replicas (or two processes on one SQLite file) starting
+			// together must not both migrate: recheck under the lock.
+			if err := tx.lockMigrations(ctx); err != nil {
+				return err
+			}
+			var done int
+			if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
+				return err
+			}
+			if done > 0 {
+				return nil
 			}
 			for _, stmt := range splitStatements(dialect(db.postgres, m.sql)) {
 				if _, err := tx.exec(ctx, stmt); err != nil {
@@ -107,6 +114,16 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// lockMigrations serialises migrating transactions. On SQLite every
+// transaction already begins IMMEDIATE, holding the database's write lock.
+func (tx *Tx) lockMigrations(ctx context.Context) error {
+	if !tx.postgres {
+		return nil
+	}
+	_, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(7427370)`)
+	return err
 }
 
 // splitStatements splits a migration on semicolons at line ends; the

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +82,57 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 			t.Fatalf("Open of a newer schema: error %q does not say the schema is newer", err)
 		}
 	})
+}
+
+// TestConcurrentOpenMigratesOnce starts several Opens on one fresh
+// database at once, as replicas (or a server and a CLI on one SQLite file)
+// do: every one must succeed and the migrations apply exactly once.
+func TestConcurrentOpenMigratesOnce(t *testing.T) {
+	t.Parallel()
+	migs, err := loadMigrations()
+	must(t, err)
+	openAll := func(t *testing.T, dsn string) {
+		t.Helper()
+		const n = 8
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := Open(bg, dsn)
+				if err == nil {
+					err = db.Close()
+				}
+				errs[i] = err
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent Open: %v", err)
+			}
+		}
+		db := openTest(t, dsn)
+		equal(t, "schema_migrations rows after concurrent Opens", countRows(t, db, `SELECT COUNT(*) FROM schema_migrations`), len(migs))
+	}
+	// The race is a matter of timing: try a few fresh SQLite files. Each is
+	// switched to WAL first: concurrent first connections to a brand-new
+	// file can get SQLITE_BUSY from PRAGMA journal_mode(WAL) itself (the
+	// busy timeout does not cover that switch), which is a different,
+	// known limitation from the migration race tested here.
+	t.Run("sqlite", func(t *testing.T) {
+		for range 8 {
+			dsn := sqliteDSN(t)
+			raw, err := sql.Open("sqlite", dsn)
+			must(t, err)
+			_, err = raw.Exec(`PRAGMA journal_mode=WAL`)
+			must(t, err)
+			must(t, raw.Close())
+			openAll(t, dsn)
+		}
+	})
+	t.Run("postgres", func(t *testing.T) { openAll(t, postgresDSN(t, false)) })
 }
 
 func TestOpenUnreachablePostgresFails(t *testing.T) {
@@ -356,19 +409,26 @@ func TestSchemasRunOnBothDatabases(t *testing.T) {
 					t.Errorf("%s %v: %v", l.name, kv, err)
 				}
 			}
-			try("limit", "5", "offset", "5")
+			// One query per kind of use, naming every field at once: a bad
+			// column fails the query and the database's error names it.
+			var order []string
+			var eq, in, isnull []string
 			for _, f := range l.schema.Fields {
 				if f.Sort {
-					try("order", "-"+f.Name)
+					order = append(order, "-"+f.Name)
 				}
 				if f.Filter {
-					try(f.Name, sample[f.Type])
-					try(f.Name+"__in", sample[f.Type]+","+sample[f.Type])
-					try(f.Name+"__isnull", "true")
+					eq = append(eq, f.Name, sample[f.Type])
+					in = append(in, f.Name+"__in", sample[f.Type]+","+sample[f.Type])
+					isnull = append(isnull, f.Name+"__isnull", "true")
 				}
-				if f.Search {
-					try("search", "x")
-				}
+			}
+			try("limit", "5", "offset", "5", "order", strings.Join(order, ","))
+			try(eq...)
+			try(in...)
+			try(isnull...)
+			if slices.ContainsFunc(l.schema.Fields, func(f query.Field) bool { return f.Search }) {
+				try("search", "x")
 			}
 		}
 	})

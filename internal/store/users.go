@@ -160,24 +160,33 @@ func (db *DB) fillUsers(ctx context.Context, users []User) error {
 		return err
 	}
 	keys := make(map[string][]PublicKey)
-	rows, err := db.query(ctx, `SELECT user_id, fingerprint, line FROM user_public_keys WHERE user_id IN (`+placeholders(len(ids))+`) ORDER BY position`, anys(ids)...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var uid string
-		var k PublicKey
-		if err := rows.Scan(&uid, &k.Fingerprint, &k.Line); err != nil {
+	// Chunked like pairs: one IN list per page would pass the databases'
+	// bound-parameter limits on a large unlimited list.
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		rows, err := db.query(ctx, `SELECT user_id, fingerprint, line FROM user_public_keys WHERE user_id IN (`+placeholders(len(chunk))+`) ORDER BY position`, anys(chunk)...)
+		if err != nil {
 			return err
 		}
-		keys[uid] = append(keys[uid], k)
+		for rows.Next() {
+			var uid string
+			var k PublicKey
+			if err := rows.Scan(&uid, &k.Fingerprint, &k.Line); err != nil {
+				rows.Close()
+				return err
+			}
+			keys[uid] = append(keys[uid], k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 	}
 	for i := range users {
 		users[i].Groups = groups[users[i].ID]
 		users[i].PublicKeys = keys[users[i].ID]
 	}
-	return rows.Err()
+	return nil
 }
 
 // UserSchema is the list contract of users.
@@ -298,4 +307,16 @@ func (db *DB) ActiveAdmins(ctx context.Context, except string) (int, error) {
 // Usernames maps user ids to usernames.
 func (db *DB) Usernames(ctx context.Context, ids []string) (map[string]string, error) {
 	return names(ctx, db, "users", "username", ids)
+}
+
+// UseOTPStep records that a one-time code of TOTP time step step was
+// used, and reports false when that step (or a later one) was used
+// already: a code works once.
+func (db *DB) UseOTPStep(ctx context.Context, userID string, step uint64) (bool, error) {
+	res, err := db.exec(ctx, `UPDATE users SET otp_last_step = ? WHERE id = ? AND otp_last_step < ?`, int64(step), userID, int64(step))
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -305,4 +306,33 @@ func sortedCopy(ss []string) []string {
 	out := append([]string(nil), ss...)
 	sort.Strings(out)
 	return out
+}
+
+// TestFillUsersLargePage reads groups and keys for a page larger than
+// either database's bound-parameter limit (32766 on SQLite, 65535 on
+// PostgreSQL), as an unlimited user list on a big install does.
+func TestFillUsersLargePage(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db *DB) {
+		alice := newUser("u1", "alice")
+		alice.PublicKeys = []PublicKey{{Fingerprint: "SHA256:b", Line: "b"}, {Fingerprint: "SHA256:a", Line: "a"}}
+		createUsers(t, db, alice)
+		createGroups(t, db, &Group{ID: "g1", Name: "ops", Users: []string{"u1"}})
+		n := 32800 // past SQLite's 32766
+		if db.Postgres() {
+			n = 65600 // past PostgreSQL's 65535
+		}
+		users := make([]User, n)
+		for i := range users {
+			users[i].ID = fmt.Sprintf("x%05d", i)
+		}
+		users[len(users)-1].ID = "u1"
+		if err := db.fillUsers(bg, users); err != nil {
+			t.Fatalf("fillUsers of %d users: %v", len(users), err)
+		}
+		last := users[len(users)-1]
+		equal(t, "groups of the last user", last.Groups, []string{"g1"})
+		equal(t, "keys of the last user", last.PublicKeys, alice.PublicKeys)
+		equal(t, "keys of a user without any", users[0].PublicKeys, []PublicKey(nil))
+	})
 }

@@ -19,6 +19,7 @@ CREATE TABLE users (
     password_set_at TEXT,
     otp_secret      TEXT NOT NULL DEFAULT '',
     otp_enabled     BOOLEAN NOT NULL DEFAULT FALSE,
+    otp_last_step   BIGINT NOT NULL DEFAULT 0,
     failed_logins   BIGINT NOT NULL DEFAULT 0,
     failed_since    TEXT,
     locked_until    TEXT,
