@@ -334,7 +334,7 @@ func TestOpenAPIKinds(t *testing.T) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	want := []string{"-", "anything", "at", "blob", "counts", "labels", "last_used", "name", "next", "opt", "promoted", "quoted", "ratio", "raw", "refs", "small", "target", "when"}
+	want := []string{"anything", "at", "blob", "counts", "labels", "last_used", "name", "next", "opt", "promoted", "quoted", "ratio", "raw", "refs", "small", "target", "when"}
 	if !slices.Equal(names, want) {
 		t.Errorf("properties = %v, want %v", names, want)
 	}

@@ -134,21 +134,11 @@ func (db *DB) GroupNames(ctx context.Context, ids []string) (map[string]string, 
 // names maps ids of a table to one text column, for showing references.
 func names(ctx context.Context, qr querier, table, col string, ids []string) (map[string]string, error) {
 	out := make(map[string]string, len(ids))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		rows, err := qr.query(ctx, "SELECT id, "+col+" FROM "+table+" WHERE id IN ("+placeholders(len(chunk))+")", anys(chunk)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id, n string
-			if err := rows.Scan(&id, &n); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[id] = n
-		}
-		rows.Close()
-	}
-	return out, nil
+	err := inChunks(ctx, qr, "SELECT id, "+col+" FROM "+table+" WHERE id IN (?)", ids, func(r *sql.Rows) error {
+		var id, n string
+		err := r.Scan(&id, &n)
+		out[id] = n
+		return err
+	})
+	return out, err
 }

@@ -317,21 +317,13 @@ func (db *DB) Asset(ctx context.Context, id string) (Asset, error) {
 // AssetsByID reads the given assets (any order), with nodes.
 func (db *DB) AssetsByID(ctx context.Context, ids []string) ([]Asset, error) {
 	var out []Asset
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		rows, err := db.query(ctx, "SELECT "+assetCols+" FROM assets a WHERE a.id IN ("+placeholders(len(chunk))+")", anys(chunk)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			a, err := scanAsset(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out = append(out, a)
-		}
-		rows.Close()
+	err := inChunks(ctx, db, "SELECT "+assetCols+" FROM assets a WHERE a.id IN (?)", ids, func(r *sql.Rows) error {
+		a, err := scanAsset(r)
+		out = append(out, a)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, db.fillAssets(ctx, out)
 }
@@ -405,23 +397,13 @@ func (db *DB) AllAssets(ctx context.Context) ([]Asset, error) {
 // checks that report every conflicting row at once.
 func (db *DB) AssetNames(ctx context.Context, names []string) (map[string]bool, error) {
 	taken := make(map[string]bool)
-	for start := 0; start < len(names); start += 500 {
-		chunk := names[start:min(start+500, len(names))]
-		rows, err := db.query(ctx, "SELECT name FROM assets WHERE name IN ("+placeholders(len(chunk))+")", anys(chunk)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			taken[n] = true
-		}
-		rows.Close()
-	}
-	return taken, nil
+	err := inChunks(ctx, db, "SELECT name FROM assets WHERE name IN (?)", names, func(r *sql.Rows) error {
+		var n string
+		err := r.Scan(&n)
+		taken[n] = true
+		return err
+	})
+	return taken, err
 }
 
 // SystemUser is a credential used on assets; Password and PrivateKey are
@@ -511,26 +493,15 @@ func (db *DB) SystemUsers(ctx context.Context, q query.Query) ([]SystemUser, int
 	return out, n, err
 }
 
-// SystemUserNames maps system user ids to (name, username, protocol).
+// SystemUsersByID reads the given system users, keyed by id.
 func (db *DB) SystemUsersByID(ctx context.Context, ids []string) (map[string]SystemUser, error) {
 	out := make(map[string]SystemUser, len(ids))
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		rows, err := db.query(ctx, "SELECT "+systemUserCols+" FROM system_users s WHERE s.id IN ("+placeholders(len(chunk))+")", anys(chunk)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			s, err := scanSystemUser(rows)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			out[s.ID] = s
-		}
-		rows.Close()
-	}
-	return out, nil
+	err := inChunks(ctx, db, "SELECT "+systemUserCols+" FROM system_users s WHERE s.id IN (?)", ids, func(r *sql.Rows) error {
+		s, err := scanSystemUser(r)
+		out[s.ID] = s
+		return err
+	})
+	return out, err
 }
 
 // NodeNames maps node ids to names.

@@ -55,60 +55,54 @@ func list(ctx context.Context, qr querier, s *query.Schema, q query.Query, ls li
 
 // pairs reads (owner, value) rows for a set of owners: group ids of users,
 // node ids of assets and the like, so a page loads its many-to-many fields
-// in one query instead of one per row.
+// in one query instead of one per row. q holds "(?)" for the owner list.
 func pairs(ctx context.Context, qr querier, q string, owners []string) (map[string][]string, error) {
 	out := make(map[string][]string, len(owners))
-	if len(owners) == 0 {
-		return out, nil
-	}
-	// Chunk to stay under SQLite's parameter limit on very large pages.
-	for start := 0; start < len(owners); start += 500 {
-		end := min(start+500, len(owners))
-		chunk := owners[start:end]
+	err := inChunks(ctx, qr, q, owners, func(r *sql.Rows) error {
+		var owner, v string
+		if err := r.Scan(&owner, &v); err != nil {
+			return err
+		}
+		out[owner] = append(out[owner], v)
+		return nil
+	})
+	return out, err
+}
+
+// inChunks runs q, whose "(?)" stands for the list of ids, over ids in
+// chunks that stay under both databases' bound-parameter limits, and calls
+// scan for every row.
+func inChunks(ctx context.Context, qr querier, q string, ids []string, scan func(*sql.Rows) error) error {
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
 		rows, err := qr.query(ctx, strings.Replace(q, "(?)", "("+placeholders(len(chunk))+")", 1), anys(chunk)...)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for rows.Next() {
-			var owner, v string
-			if err := rows.Scan(&owner, &v); err != nil {
+			if err := scan(rows); err != nil {
 				rows.Close()
-				return nil, err
+				return err
 			}
-			out[owner] = append(out[owner], v)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // existing returns which of ids exist in table (a trusted name).
 func existing(ctx context.Context, qr querier, table string, ids []string) (map[string]bool, error) {
 	found := make(map[string]bool, len(ids))
-	for start := 0; start < len(ids); start += 500 {
-		end := min(start+500, len(ids))
-		chunk := ids[start:end]
-		rows, err := qr.query(ctx, "SELECT id FROM "+table+" WHERE id IN ("+placeholders(len(chunk))+")", anys(chunk)...)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			found[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
-	}
-	return found, nil
+	err := inChunks(ctx, qr, "SELECT id FROM "+table+" WHERE id IN (?)", ids, func(r *sql.Rows) error {
+		var id string
+		err := r.Scan(&id)
+		found[id] = true
+		return err
+	})
+	return found, err
 }
 
 // Missing returns the ids among ids that do not exist in the named kind of

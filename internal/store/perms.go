@@ -135,26 +135,14 @@ func (db *DB) fillPerms(ctx context.Context, ps []Permission) error {
 		ids[i] = ps[i].ID
 		idx[ps[i].ID] = i
 	}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		rows, err := db.query(ctx, `SELECT perm_id, kind, member_id FROM asset_permission_members WHERE perm_id IN (`+placeholders(len(chunk))+`) ORDER BY member_id`, anys(chunk)...)
-		if err != nil {
+	return inChunks(ctx, db, `SELECT perm_id, kind, member_id FROM asset_permission_members WHERE perm_id IN (?) ORDER BY member_id`, ids, func(r *sql.Rows) error {
+		var pid, kind, mid string
+		if err := r.Scan(&pid, &kind, &mid); err != nil {
 			return err
 		}
-		for rows.Next() {
-			var pid, kind, mid string
-			if err := rows.Scan(&pid, &kind, &mid); err != nil {
-				rows.Close()
-				return err
-			}
-			addMember(&ps[idx[pid]], kind, mid)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
+		addMember(&ps[idx[pid]], kind, mid)
+		return nil
+	})
 }
 
 func addMember(p *Permission, kind, id string) {

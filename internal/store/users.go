@@ -160,27 +160,15 @@ func (db *DB) fillUsers(ctx context.Context, users []User) error {
 		return err
 	}
 	keys := make(map[string][]PublicKey)
-	// Chunked like pairs: one IN list per page would pass the databases'
-	// bound-parameter limits on a large unlimited list.
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		rows, err := db.query(ctx, `SELECT user_id, fingerprint, line FROM user_public_keys WHERE user_id IN (`+placeholders(len(chunk))+`) ORDER BY position`, anys(chunk)...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var uid string
-			var k PublicKey
-			if err := rows.Scan(&uid, &k.Fingerprint, &k.Line); err != nil {
-				rows.Close()
-				return err
-			}
-			keys[uid] = append(keys[uid], k)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+	err = inChunks(ctx, db, `SELECT user_id, fingerprint, line FROM user_public_keys WHERE user_id IN (?) ORDER BY position`, ids, func(r *sql.Rows) error {
+		var uid string
+		var k PublicKey
+		err := r.Scan(&uid, &k.Fingerprint, &k.Line)
+		keys[uid] = append(keys[uid], k)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	for i := range users {
 		users[i].Groups = groups[users[i].ID]
