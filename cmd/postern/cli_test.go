@@ -43,7 +43,7 @@ func TestServeLifecycle(t *testing.T) {
 	}
 
 	wrong := strings.Repeat("ab", 32)
-	cmd := []string{"serve", "--data-dir", dir, "--http-addr", freeAddr(t)}
+	cmd := []string{"serve", "--data-dir", dir, "--http-addr", freeAddr(t), "--ssh-addr", freeAddr(t)}
 	t.Setenv("POSTERN_MASTER_KEY", wrong)
 	out, err := postern(t, "", cmd...)
 	if err == nil || !strings.Contains(out, "master key does not match") {

@@ -72,6 +72,7 @@ func freeAddr(t *testing.T) string {
 type server struct {
 	cmd     *exec.Cmd
 	url     string
+	sshAddr string
 	dataDir string
 	mu      sync.Mutex
 	log     bytes.Buffer
@@ -92,9 +93,9 @@ func startServer(t *testing.T, dataDir string, env ...string) *server {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	addr := freeAddr(t)
-	s := &server{url: "http://" + addr, dataDir: dataDir, done: make(chan error, 1)}
-	s.cmd = exec.Command(binary, "serve", "--data-dir", dataDir, "--http-addr", addr)
+	addr, sshAddr := freeAddr(t), freeAddr(t)
+	s := &server{url: "http://" + addr, sshAddr: sshAddr, dataDir: dataDir, done: make(chan error, 1)}
+	s.cmd = exec.Command(binary, "serve", "--data-dir", dataDir, "--http-addr", addr, "--ssh-addr", sshAddr)
 	s.cmd.Env = append(os.Environ(), env...)
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/api"
+	"github.com/postern/postern/internal/component"
+	"github.com/postern/postern/internal/gateway"
 )
 
 func serve(args []string) error {
@@ -62,6 +64,27 @@ func serve(args []string) error {
 		Version: version, Logger: log, TrustProxy: *trustProxy,
 		RatePerUser: *rate, BurstPerUser: int(4 * *rate), RatePerIP: *ipRate, BurstPerIP: int(4 * *ipRate),
 	})
+	if n, err := k.db.CloseOpenSessions(ctx, time.Now(), "postern stopped while the session was open"); err != nil {
+		return err
+	} else if n > 0 {
+		log.Warn("closed sessions left open by the previous run", "sessions", n)
+	}
+	hostKeys, err := gateway.LoadHostKeys(c.dataDir)
+	if err != nil {
+		return err
+	}
+	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access), gateway.Config{HostKeys: hostKeys, Logger: log})
+	sshLn, err := net.Listen("tcp", *sshAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *sshAddr, err)
+	}
+	go func() {
+		if err := gw.Serve(sshLn); err != nil {
+			log.Error("ssh gateway stopped", "err", err)
+		}
+	}()
+	defer gw.Close()
+
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *httpAddr, err)
@@ -69,8 +92,7 @@ func serve(args []string) error {
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("postern ready", "version", version, "http", "http://"+ln.Addr().String(), "data", c.dataDir)
-	_ = *sshAddr // the SSH gateway listens here once it is built in
+	log.Info("postern ready", "version", version, "http", "http://"+ln.Addr().String(), "ssh", sshLn.Addr().String(), "data", c.dataDir)
 
 	select {
 	case <-ctx.Done():

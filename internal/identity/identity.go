@@ -158,9 +158,16 @@ func (s *Service) Login(ctx context.Context, a Attempt) (store.User, error) {
 	if !u.DateExpired.IsZero() && !now.Before(u.DateExpired) {
 		return fail(&u, "user expired", ErrBadCredentials, false)
 	}
-	if u.OTPEnabled && a.Type != "ssh" {
+	if u.OTPEnabled && a.Type == "ssh" {
 		// SSH asks for the code as a separate keyboard-interactive step
-		// through CheckOTP; other logins carry it with the password.
+		// after the password; the login is logged and counted by
+		// CheckOTP. A key login cannot ask, so MFA users use passwords.
+		if a.PublicKey != nil {
+			return fail(&u, "public-key login refused: this user has MFA, log in with password and code", ErrOTPRequired, false)
+		}
+		return u, nil
+	}
+	if u.OTPEnabled {
 		if a.OTP == "" {
 			return fail(&u, "one-time code missing", ErrOTPRequired, false)
 		}
@@ -200,17 +207,20 @@ func (s *Service) checkOTP(ctx context.Context, u *store.User, code string, now 
 	return nil
 }
 
-// CheckOTP verifies the second factor of an SSH login for a user who
-// passed the first; it counts towards the lockout like a wrong password.
+// CheckOTP verifies the second factor of an SSH login for a user whose
+// password Login accepted (Login returns such users without logging them
+// in). It logs the login, and a wrong code counts towards the lockout.
 func (s *Service) CheckOTP(ctx context.Context, u store.User, code, ip string) error {
 	now := s.now()
 	err := s.checkOTP(ctx, &u, code, now)
-	log := store.LoginLog{Username: u.Username, UserID: u.ID, Type: "ssh", Method: "otp", IP: ip, MFA: true, Status: err == nil, Datetime: now}
+	log := store.LoginLog{Username: u.Username, UserID: u.ID, Type: "ssh", Method: "password+otp", IP: ip, MFA: true, Status: err == nil, Datetime: now}
 	if err != nil {
 		log.Reason = "wrong one-time code"
 		if _, lerr := s.db.LoginFailed(ctx, u.ID, now, s.cfg.LockWindow, s.cfg.LockAttempts); lerr != nil {
 			return lerr
 		}
+	} else if lerr := s.db.LoginSucceeded(ctx, u.ID, now); lerr != nil {
+		return lerr
 	}
 	if lerr := s.db.AddLoginLog(ctx, &log); lerr != nil {
 		return lerr

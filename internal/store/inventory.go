@@ -305,7 +305,11 @@ func (tx *Tx) DeleteAsset(ctx context.Context, id string) error {
 
 // Asset reads one asset with its nodes.
 func (db *DB) Asset(ctx context.Context, id string) (Asset, error) {
-	a, err := scanAsset(db.queryRow(ctx, "SELECT "+assetCols+" FROM assets a WHERE a.id = ?", id))
+	return db.assetWhere(ctx, "a.id = ?", id)
+}
+
+func (db *DB) assetWhere(ctx context.Context, cond string, arg any) (Asset, error) {
+	a, err := scanAsset(db.queryRow(ctx, "SELECT "+assetCols+" FROM assets a WHERE "+cond, arg))
 	if err != nil {
 		return a, err
 	}
@@ -517,4 +521,9 @@ func (db *DB) AssetNamesByID(ctx context.Context, ids []string) (map[string]stri
 // SystemUserNames maps system user ids to names.
 func (db *DB) SystemUserNames(ctx context.Context, ids []string) (map[string]string, error) {
 	return names(ctx, db, "system_users", "name", ids)
+}
+
+// AssetByName reads one asset by its unique name, with nodes.
+func (db *DB) AssetByName(ctx context.Context, name string) (Asset, error) {
+	return db.assetWhere(ctx, "a.name = ?", name)
 }

@@ -1,0 +1,96 @@
+// Package gateway is what operators connect to: an SSH server that
+// authenticates them as Postern users, works out which asset and system
+// user they want (from the login name, or later a menu), asks the core for
+// the connection, and hands the channel to the protocol unit that proxies
+// it to the target.
+//
+// The gateway reaches the core only through the Core interface, the same
+// contract the component API offers to separate gateway nodes. It never
+// opens the database and keeps a credential no longer than the connection
+// that needed it.
+package gateway
+
+import (
+	"context"
+	"errors"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// User is an operator who passed the first authentication step.
+type User struct {
+	ID, Username, Name string
+	NeedOTP            bool // a one-time code must follow before the login counts
+}
+
+// SystemUser is a credential the user may use on an asset, with the
+// actions the permission grants.
+type SystemUser struct {
+	ID, Name, Username, Protocol string
+	Actions                      []string
+}
+
+// Asset is a target the user may reach, with the system users they may
+// use on it.
+type Asset struct {
+	ID, Name, IP string
+	SSHPort      int // 0 when the asset has no SSH protocol
+	SystemUsers  []SystemUser
+}
+
+// Credential is what logs in to the target. It is never logged and never
+// kept after the connection is made.
+type Credential struct {
+	Username, Password, PrivateKey string
+}
+
+// Connection is an authorized (user, asset, system user) with its session
+// record already opened by the core.
+type Connection struct {
+	SessionID  string
+	Asset      Asset
+	SystemUser SystemUser
+	Address    string // host:port of the target's SSH service
+	Credential Credential
+}
+
+// Errors a Core returns that the gateway shows the operator as they are.
+var (
+	ErrBadCredentials = errors.New("invalid username or password")
+	ErrNoSuchAsset    = errors.New("no such asset, or you may not reach it")
+	ErrDenied         = errors.New("permission denied")
+	ErrHostKeyChanged = errors.New("the target's host key has changed since it was first seen; refusing to connect (an administrator must clear the pinned key if the change is expected)")
+)
+
+// Core is the gateway's whole view of the core.
+type Core interface {
+	// LoginPassword checks a password login; every attempt is logged and
+	// failures count towards the lockout.
+	LoginPassword(ctx context.Context, username, password, remoteAddr string) (User, error)
+	// HasKey reports whether key is one of the user's registered keys. It
+	// has no side effects: SSH clients offer keys they do not go on to use.
+	HasKey(ctx context.Context, username string, key ssh.PublicKey) (bool, error)
+	// LoginKey completes a public-key login whose signature the SSH layer
+	// verified: it checks the account is usable and logs the login.
+	LoginKey(ctx context.Context, username string, key ssh.PublicKey, remoteAddr string) (User, error)
+	// LoginOTP checks the one-time code of a user who passed the first step.
+	LoginOTP(ctx context.Context, u User, code, remoteAddr string) error
+	// Assets lists what the user may reach now, ordered by name.
+	Assets(ctx context.Context, userID, search string, offset, limit int) ([]Asset, int, error)
+	// FindAsset returns one reachable asset by exact name (or address, when
+	// that is unambiguous).
+	FindAsset(ctx context.Context, userID, name string) (Asset, error)
+	// Connect authorizes a connection, opens the session record and hands
+	// out the credential.
+	Connect(ctx context.Context, userID, assetID, systemUserID, remoteAddr string) (Connection, error)
+	// Finish closes a session record.
+	Finish(ctx context.Context, sessionID string, success bool, reason string)
+	// Allowed re-checks, during a session, that the permission still holds.
+	Allowed(ctx context.Context, userID, assetID, systemUserID string) bool
+	// PinHostKey checks a target's host key against the one pinned on first
+	// use (pinning it if none is), returning ErrHostKeyChanged on mismatch.
+	PinHostKey(ctx context.Context, assetID, address string, key ssh.PublicKey) error
+	// PinnedKeyType returns the type of the pinned key ("" when none), so the
+	// gateway asks the target for exactly that type.
+	PinnedKeyType(ctx context.Context, assetID, address string) string
+}

@@ -1,0 +1,332 @@
+package gateway_test
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/postern/postern/internal/access"
+	"github.com/postern/postern/internal/audit"
+	"github.com/postern/postern/internal/component"
+	"github.com/postern/postern/internal/gateway"
+	"github.com/postern/postern/internal/identity"
+	"github.com/postern/postern/internal/inventory"
+	"github.com/postern/postern/internal/query"
+	"github.com/postern/postern/internal/sshtest"
+	"github.com/postern/postern/internal/store"
+	"github.com/postern/postern/internal/vault"
+)
+
+// env is a core with a gateway in front of it and one real OpenSSH target
+// that alice may reach as system user "ops".
+type env struct {
+	db     *store.DB
+	id     *identity.Service
+	inv    *inventory.Service
+	acc    *access.Service
+	addr   string // the gateway
+	port   string
+	target *sshtest.Target
+	alice  store.User
+	asset  store.Asset
+	su     store.SystemUser
+	perm   store.Permission
+}
+
+const alicePassword = "alice-password-1"
+
+var admin = audit.Actor{Username: "test-admin"}
+
+func newEnv(t *testing.T, opts ...sshtest.Option) *env {
+	t.Helper()
+	sshtest.Require(t)
+	target := sshtest.StartTarget(t, opts...)
+	if target.Password == "" {
+		t.Skip("SKIPPED LOUDLY: gateway tests log in to the target with a password, which needs root (see internal/sshtest)")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := store.Open(ctx, filepath.Join(dir, "postern.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	key := make([]byte, vault.KeySize)
+	rand.Read(key)
+	v, _ := vault.New(key)
+	acc, err := access.NewService(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := identity.New(db, v, identity.Config{}, acc)
+	inv := inventory.New(db, v, acc)
+	if err := inv.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	acc.Reload(ctx)
+
+	e := &env{db: db, id: id, inv: inv, acc: acc, target: target}
+	name, pw, role := "alice", alicePassword, identity.RoleUser
+	if e.alice, err = id.CreateUser(ctx, admin, identity.UserFields{Username: &name, Password: &pw, Role: &role}); err != nil {
+		t.Fatal(err)
+	}
+	aname, ip, plat := "web-01", target.Host, "2"
+	protos := []store.Protocol{{Name: "ssh", Port: target.Port}}
+	as, err := inv.CreateAssets(ctx, admin, []inventory.AssetFields{{Name: &aname, IP: &ip, Platform: &plat, Protocols: &protos}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.asset = as[0]
+	suName, suUser, suPW := "ops", target.User, target.Password
+	if e.su, err = inv.CreateSystemUser(ctx, admin, inventory.SystemUserFields{Name: &suName, Username: &suUser, Password: &suPW}); err != nil {
+		t.Fatal(err)
+	}
+	pname := "alice-web"
+	users, assets, sus := []string{e.alice.ID}, []string{e.asset.ID}, []string{e.su.ID}
+	if e.perm, err = acc.CreatePermission(ctx, admin, access.PermissionFields{Name: &pname, Users: &users, Assets: &assets, SystemUsers: &sus}); err != nil {
+		t.Fatal(err)
+	}
+
+	keys, err := gateway.LoadHostKeys(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := gateway.New(component.NewLocal(db, id, inv, acc), gateway.Config{HostKeys: keys, RecheckEvery: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gw.Serve(ln)
+	t.Cleanup(func() { gw.Close() })
+	e.addr = ln.Addr().String()
+	_, e.port, _ = net.SplitHostPort(e.addr)
+	return e
+}
+
+// ssh runs the real ssh client against the gateway with a login name.
+func (e *env) exec(t *testing.T, password, login string, args ...string) sshtest.Result {
+	t.Helper()
+	return sshtest.Invocation{Password: password, Args: append([]string{"-p", e.port, login + "@127.0.0.1"}, args...), Timeout: 30 * time.Second}.Run(t)
+}
+
+func (e *env) sessions(t *testing.T) []store.Session {
+	t.Helper()
+	q, err := query.Parse(store.SessionSchema, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, _, err := e.db.Sessions(context.Background(), q, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ss
+}
+
+func TestDirectExecReturnsOutputAndStatus(t *testing.T) {
+	e := newEnv(t)
+	for _, login := range []string{"alice@ops@web-01", "alice#ops#web-01", "alice@web-01"} {
+		r := e.exec(t, alicePassword, login, "echo out-$((40+2)); echo err >&2; exit 3")
+		if r.ExitCode != 3 || strings.TrimSpace(r.Stdout) != "out-42" || !strings.Contains(r.Stderr, "err") {
+			t.Fatalf("%s: exit %d stdout %q stderr %q", login, r.ExitCode, r.Stdout, r.Stderr)
+		}
+	}
+	r := e.exec(t, alicePassword, "alice@ops@web-01", "id -un")
+	if strings.TrimSpace(r.Stdout) != e.target.User {
+		t.Fatalf("ran as %q, want the system user's %q", r.Stdout, e.target.User)
+	}
+	ss := e.sessions(t)
+	if len(ss) != 4 {
+		t.Fatalf("want 4 sessions, got %d", len(ss))
+	}
+	for _, s := range ss {
+		if !s.IsFinished || s.Username != "alice" || s.Asset != "web-01" || s.SystemUser != "ops" || s.LoginFrom != "ST" || s.RemoteAddr != "127.0.0.1" || s.EndTime.IsZero() {
+			t.Fatalf("session record %+v", s)
+		}
+	}
+}
+
+func TestPublicKeyLoginAndPTY(t *testing.T) {
+	e := newEnv(t)
+	priv, pub := sshtest.ClientKey(t)
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
+	if _, err := e.id.UpdateUser(context.Background(), admin, e.alice.ID, identity.UserFields{PublicKeys: &[]string{line}}); err != nil {
+		t.Fatal(err)
+	}
+	r := sshtest.Invocation{Args: []string{"-i", priv, "-p", e.port, "alice@ops@web-01@127.0.0.1", "echo key-ok"}}.Run(t)
+	if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != "key-ok" {
+		t.Fatalf("key login: %+v", r)
+	}
+	c := sshtest.SSHWith(t, []sshtest.ClientOption{sshtest.WithSize(100, 30)}, "-tt", "-i", priv, "-p", e.port, "alice@ops@web-01@127.0.0.1")
+	c.Expect(`\$ `, 15*time.Second)
+	c.SendLine("stty size; echo calc-$((6*7))")
+	c.Expect(`30 100`, 10*time.Second)
+	c.Expect(`calc-42`, 10*time.Second)
+	c.Resize(132, 43)
+	time.Sleep(300 * time.Millisecond)
+	c.SendLine("stty size")
+	c.Expect(`43 132`, 10*time.Second)
+	c.SendLine("exit 5")
+	if code := c.Wait(); code != 5 {
+		t.Fatalf("interactive exit status %d, want 5", code)
+	}
+	logs, _, err := e.db.LoginLogs(context.Background(), mustQuery(t, store.LoginLogSchema, "username=alice&method=publickey&status=true"), "")
+	if err != nil || len(logs) < 2 {
+		t.Fatalf("publickey logins logged: %d %v", len(logs), err)
+	}
+}
+
+func mustQuery(t *testing.T, s *query.Schema, raw string) query.Query {
+	t.Helper()
+	q, err := query.ParseRaw(s, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func TestLoginRefusals(t *testing.T) {
+	e := newEnv(t)
+	r := e.exec(t, "wrong-password", "alice@ops@web-01", "true")
+	if r.ExitCode != 255 {
+		t.Fatalf("wrong password: %+v", r)
+	}
+	logs, _, _ := e.db.LoginLogs(context.Background(), mustQuery(t, store.LoginLogSchema, "username=alice&status=false&type=ssh"), "")
+	if len(logs) == 0 || logs[0].IP != "127.0.0.1" || logs[0].Reason != "wrong password" {
+		t.Fatalf("failed ssh login not logged with reason and IP: %+v", logs)
+	}
+	// No permission: the same answer as an asset that does not exist.
+	for _, login := range []string{"alice@ops@db-99", "alice@nobody@web-01"} {
+		r = e.exec(t, alicePassword, login, "true")
+		if r.ExitCode != 1 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+			t.Fatalf("%s: want one line and exit 1, got %+v", login, r)
+		}
+	}
+	// Expired permission.
+	past := time.Now().Add(-time.Hour)
+	if _, err := e.acc.UpdatePermission(context.Background(), admin, e.perm.ID, access.PermissionFields{DateExpired: &past, DateStart: &time.Time{}}); err != nil {
+		t.Fatal(err)
+	}
+	r = e.exec(t, alicePassword, "alice@ops@web-01", "true")
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "no such asset") {
+		t.Fatalf("expired permission: %+v", r)
+	}
+}
+
+func TestTargetProblemsGiveOneLine(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// First connection pins the host key.
+	if r := e.exec(t, alicePassword, "alice@ops@web-01", "true"); r.ExitCode != 0 {
+		t.Fatalf("first connection: %+v", r)
+	}
+	e.target.RegenerateHostKey()
+	start := time.Now()
+	r := e.exec(t, alicePassword, "alice@ops@web-01", "true")
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "host key has changed") {
+		t.Fatalf("changed host key: %+v", r)
+	}
+	ss := e.sessions(t)
+	if !strings.Contains(ss[0].Reason, "host key") || ss[0].IsSuccess {
+		t.Fatalf("refused session record: %+v", ss[0])
+	}
+	if err := e.db.ForgetHostKeys(ctx, e.asset.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.exec(t, alicePassword, "alice@ops@web-01", "true"); r.ExitCode != 0 {
+		t.Fatalf("after clearing the pin: %+v", r)
+	}
+
+	wrong := "not-the-password"
+	if _, err := e.inv.UpdateSystemUser(ctx, admin, e.su.ID, inventory.SystemUserFields{Password: &wrong}); err != nil {
+		t.Fatal(err)
+	}
+	r = e.exec(t, alicePassword, "alice@ops@web-01", "true")
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "refused the system user's credential") || strings.Contains(r.Stderr, wrong) {
+		t.Fatalf("wrong credential: %+v", r)
+	}
+
+	e.target.Stop()
+	r = e.exec(t, alicePassword, "alice@ops@web-01", "true")
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "cannot reach") {
+		t.Fatalf("target down: %+v", r)
+	}
+	t.Logf("host key refusal, wrong credential and target down answered in %v", time.Since(start))
+}
+
+func TestRevokedPermissionEndsLiveSession(t *testing.T) {
+	e := newEnv(t)
+	c := sshtest.SSH(t, "-tt", "-p", e.port, "alice@ops@web-01@127.0.0.1")
+	c.Expect(`(?i)password:`, 15*time.Second)
+	c.SendLine(alicePassword)
+	c.Expect(`\$ `, 15*time.Second)
+	if err := e.acc.DeletePermission(context.Background(), admin, e.perm.ID); err != nil {
+		t.Fatal(err)
+	}
+	c.Expect(`expired or was revoked`, 5*time.Second)
+	if code := c.WaitTimeout(10 * time.Second); code == 0 {
+		t.Fatalf("revoked session exited 0")
+	}
+	ss := e.sessions(t)
+	if ss[0].Reason != "permission expired or revoked" || !ss[0].IsFinished {
+		t.Fatalf("session record: %+v", ss[0])
+	}
+}
+
+func TestMFAAsksForOneTimeCode(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	secret, _, err := e.id.BeginOTP(ctx, e.alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := identity.TOTPCode(secret, time.Now())
+	u, _ := e.db.User(ctx, e.alice.ID)
+	if err := e.id.ConfirmOTP(ctx, admin, u, code); err != nil {
+		t.Fatal(err)
+	}
+	c := sshtest.SSH(t, "-tt", "-p", e.port, "alice@ops@web-01@127.0.0.1", "echo mfa-ok")
+	c.Expect(`(?i)password:`, 15*time.Second)
+	c.SendLine(alicePassword)
+	c.Expect(`One-time code:`, 10*time.Second)
+	next, _ := identity.TOTPCode(secret, time.Now().Add(30*time.Second)) // the confirmation spent this step
+	c.SendLine(next)
+	c.Expect(`mfa-ok`, 15*time.Second)
+	c.Wait()
+	logs, _, _ := e.db.LoginLogs(ctx, mustQuery(t, store.LoginLogSchema, "username=alice&status=true&type=ssh"), "")
+	if len(logs) != 1 || !logs[0].MFA {
+		t.Fatalf("MFA login log: %+v", logs)
+	}
+}
+
+// TestManyLogins checks that simultaneous logins all succeed on SQLite.
+func TestManyLogins(t *testing.T) {
+	e := newEnv(t)
+	const n = 30
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			r := sshtest.Invocation{Password: alicePassword, Args: []string{"-p", e.port, "alice@ops@web-01@127.0.0.1", "echo " + strconv.Itoa(i)}}.Run(t)
+			if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != strconv.Itoa(i) {
+				errs <- fmt.Sprintf("login %d: %+v", i, r)
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
+}

@@ -1,0 +1,447 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/postern/postern/internal/gateway/sshproxy"
+)
+
+// Config tunes the gateway.
+type Config struct {
+	HostKeys       []ssh.Signer
+	Logger         *slog.Logger
+	RecheckEvery   time.Duration // how often a live session re-checks its permission; default 2 s
+	HandshakeLimit time.Duration // time allowed for SSH login; default 60 s
+}
+
+// Server is the SSH gateway.
+type Server struct {
+	core Core
+	cfg  Config
+	ssh  *ssh.ServerConfig
+
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[*ssh.ServerConn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Extension keys carried from authentication to the connection. Values
+// come from the callback that accepted the final method, never from state
+// left by an earlier callback (a client may query keys it does not use).
+const (
+	extUserID   = "postern-user-id"
+	extUsername = "postern-username"
+	extMethod   = "postern-method"
+	extKey      = "postern-key"
+)
+
+// New returns a gateway over core.
+func New(core Core, cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.RecheckEvery <= 0 {
+		cfg.RecheckEvery = 2 * time.Second
+	}
+	if cfg.HandshakeLimit <= 0 {
+		cfg.HandshakeLimit = 60 * time.Second
+	}
+	s := &Server{core: core, cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}}
+	sc := &ssh.ServerConfig{
+		MaxAuthTries:  6,
+		ServerVersion: "SSH-2.0-Postern",
+	}
+	sc.Ciphers = []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr"}
+	sc.PasswordCallback = s.password
+	sc.PublicKeyCallback = s.publicKey
+	for _, k := range cfg.HostKeys {
+		sc.AddHostKey(k)
+	}
+	s.ssh = sc
+	return s
+}
+
+func remote(c ssh.ConnMetadata) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
+	if err != nil {
+		return c.RemoteAddr().String()
+	}
+	return host
+}
+
+func loginUser(c ssh.ConnMetadata) (Login, error) {
+	return ParseLogin(c.User())
+}
+
+func (s *Server) password(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+	l, err := loginUser(c)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.core.LoginPassword(context.Background(), l.User, string(pw), remote(c))
+	if err != nil {
+		return nil, err
+	}
+	perms := &ssh.Permissions{Extensions: map[string]string{extUserID: u.ID, extUsername: u.Username, extMethod: "password"}}
+	if u.NeedOTP {
+		return nil, s.otpStep(u, perms)
+	}
+	return perms, nil
+}
+
+// otpStep asks for the one-time code as a second, keyboard-interactive
+// step; only a right code completes the login.
+func (s *Server) otpStep(u User, perms *ssh.Permissions) error {
+	return &ssh.PartialSuccessError{Next: ssh.ServerAuthCallbacks{
+		KeyboardInteractiveCallback: func(c ssh.ConnMetadata, ask ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			ans, err := ask("", "Postern requires a one-time code.", []string{"One-time code: "}, []bool{true})
+			if err != nil {
+				return nil, err
+			}
+			if len(ans) != 1 {
+				return nil, errors.New("expected one answer")
+			}
+			if err := s.core.LoginOTP(context.Background(), u, ans[0], remote(c)); err != nil {
+				return nil, err
+			}
+			return perms, nil
+		},
+	}}
+}
+
+func (s *Server) publicKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+	l, err := loginUser(c)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.core.HasKey(context.Background(), l.User, key)
+	if err != nil || !ok {
+		return nil, ErrBadCredentials
+	}
+	return &ssh.Permissions{Extensions: map[string]string{extUsername: l.User, extMethod: "publickey",
+		extKey: string(key.Marshal())}}, nil
+}
+
+// ListenAndServe listens on addr and serves until Close.
+func (s *Server) ListenAndServe(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Serve accepts connections on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return net.ErrClosed
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(nc)
+		}()
+	}
+}
+
+// Close stops accepting, ends every connection and waits for them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) handle(nc net.Conn) {
+	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeLimit))
+	conn, chans, reqs, err := ssh.NewServerConn(nc, s.ssh)
+	if err != nil {
+		nc.Close()
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	user, err := s.finishLogin(ctx, conn)
+	if err != nil {
+		return
+	}
+	login, _ := ParseLogin(conn.User())
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.conns[conn] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, conn)
+		s.mu.Unlock()
+	}()
+
+	go ssh.DiscardRequests(reqs)
+	var wg sync.WaitGroup
+	for nch := range chans {
+		if nch.ChannelType() != "session" {
+			nch.Reject(ssh.Prohibited, "only sessions are allowed through Postern")
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.session(ctx, conn, user, login, nch)
+		}()
+	}
+	cancel()
+	wg.Wait()
+}
+
+// finishLogin turns the accepted authentication into a user, logging a
+// public-key login now that its signature has been verified.
+func (s *Server) finishLogin(ctx context.Context, conn *ssh.ServerConn) (User, error) {
+	ext := conn.Permissions.Extensions
+	if ext[extMethod] == "publickey" {
+		key, err := ssh.ParsePublicKey([]byte(ext[extKey]))
+		if err != nil {
+			return User{}, err
+		}
+		u, err := s.core.LoginKey(ctx, ext[extUsername], key, remote(conn))
+		if err != nil {
+			return User{}, err
+		}
+		if u.NeedOTP {
+			// Key logins of MFA users are refused outright: the SSH
+			// layer cannot ask for the code after the handshake.
+			return User{}, ErrDenied
+		}
+		return u, nil
+	}
+	return User{ID: ext[extUserID], Username: ext[extUsername]}, nil
+}
+
+// session serves one session channel: it waits for the operator's
+// shell, exec or subsystem request, then connects them.
+func (s *Server) session(ctx context.Context, conn *ssh.ServerConn, user User, login Login, nch ssh.NewChannel) {
+	ch, reqs, err := nch.Accept()
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	var early []*ssh.Request
+	pty := false
+collect:
+	for r := range reqs {
+		switch r.Type {
+		case "pty-req":
+			pty = true
+			early = append(early, r)
+			continue
+		case "env", "window-change":
+			early = append(early, r)
+			continue
+		case "shell", "exec":
+			early = append(early, r)
+		case "subsystem":
+			r.Reply(false, nil)
+			fail(ch, "subsystems (sftp) are not available through this gateway yet", 1)
+			return
+		default:
+			if r.WantReply {
+				r.Reply(false, nil)
+			}
+			continue
+		}
+		break collect
+	}
+	if len(early) == 0 || (early[len(early)-1].Type != "shell" && early[len(early)-1].Type != "exec") {
+		return // the operator closed the channel before asking for anything
+	}
+	if login.Asset == "" {
+		early[len(early)-1].Reply(true, nil)
+		fail(ch, "choose a target in the login name: ssh "+user.Username+"@ASSET@HOST or "+user.Username+"@SYSTEMUSER@ASSET@HOST", 1)
+		return
+	}
+	s.connect(ctx, conn, user, login, ch, reqs, early)
+	_ = pty // the menu (no asset in the login name) will need it
+}
+
+// connect resolves the target, asks the core for the connection and
+// bridges the channel to it.
+func (s *Server) connect(ctx context.Context, conn *ssh.ServerConn, user User, login Login, ch ssh.Channel, reqs <-chan *ssh.Request, early []*ssh.Request) {
+	start := early[len(early)-1]
+	refuse := func(msg string) {
+		start.Reply(true, nil)
+		fail(ch, msg, 1)
+	}
+	asset, err := s.core.FindAsset(ctx, user.ID, login.Asset)
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	su, err := pickSystemUser(asset, login.SystemUser)
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	c, err := s.core.Connect(ctx, user.ID, asset.ID, su.ID, remote(conn))
+	if err != nil {
+		refuse(err.Error())
+		return
+	}
+	reason, success := "", true
+	defer func() { s.core.Finish(context.Background(), c.SessionID, success, reason) }()
+
+	algos := hostKeyAlgos(s.core.PinnedKeyType(ctx, asset.ID, c.Address))
+	client, err := sshproxy.Dial(ctx, sshproxy.Target{
+		Address: c.Address, Username: c.Credential.Username, Password: c.Credential.Password, PrivateKey: c.Credential.PrivateKey,
+		HostKeyAlgos: algos,
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			if err := s.core.PinHostKey(ctx, asset.ID, c.Address, key); err != nil {
+				s.cfg.Logger.Warn("target host key refused", "asset", asset.Name, "address", c.Address,
+					"offered", ssh.FingerprintSHA256(key), "user", user.Username, "err", err)
+				return sshproxy.HostKeyRefused(err)
+			}
+			return nil
+		},
+	})
+	c.Credential = Credential{} // not needed past the login
+	if err != nil {
+		reason, success = err.Error(), false
+		refuse(fmt.Sprintf("postern: %s: %s", asset.Name, err))
+		return
+	}
+	defer client.Close()
+
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var endReason string
+	var endMu sync.Mutex
+	go s.watch(sctx, stop, user, asset, su, ch, &endMu, &endReason)
+	res, err := sshproxy.Bridge(sctx, client, ch, reqs, early, sshproxy.Hooks{})
+	endMu.Lock()
+	defer endMu.Unlock()
+	switch {
+	case endReason != "":
+		reason, success = endReason, false
+	case err != nil:
+		reason, success = err.Error(), false
+		fail(ch, "postern: "+err.Error(), 1)
+	case res.ExitSignal != "":
+		reason = "killed by signal " + res.ExitSignal
+	case res.ExitStatus >= 0:
+		reason = fmt.Sprintf("exit status %d", res.ExitStatus)
+	}
+}
+
+// watch ends a live session when the permission behind it expires or is
+// revoked, telling the operator why.
+func (s *Server) watch(ctx context.Context, stop context.CancelFunc, user User, asset Asset, su SystemUser, ch ssh.Channel, mu *sync.Mutex, reason *string) {
+	t := time.NewTicker(s.cfg.RecheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if s.core.Allowed(ctx, user.ID, asset.ID, su.ID) {
+				continue
+			}
+			mu.Lock()
+			*reason = "permission expired or revoked"
+			mu.Unlock()
+			fmt.Fprintf(ch.Stderr(), "\r\npostern: your permission for %s expired or was revoked; session ended\r\n", asset.Name)
+			stop()
+			return
+		}
+	}
+}
+
+// pickSystemUser chooses the system user named in the login (by name or
+// username), or the only one the user has on the asset.
+func pickSystemUser(a Asset, name string) (SystemUser, error) {
+	if name != "" {
+		for _, su := range a.SystemUsers {
+			if su.Name == name {
+				return su, nil
+			}
+		}
+		for _, su := range a.SystemUsers {
+			if su.Username == name {
+				return su, nil
+			}
+		}
+		return SystemUser{}, fmt.Errorf("you have no system user %q on %s", name, a.Name)
+	}
+	switch len(a.SystemUsers) {
+	case 0:
+		return SystemUser{}, fmt.Errorf("you have no system user on %s", a.Name)
+	case 1:
+		return a.SystemUsers[0], nil
+	}
+	names := make([]string, len(a.SystemUsers))
+	for i, su := range a.SystemUsers {
+		names[i] = su.Name
+	}
+	return SystemUser{}, fmt.Errorf("%s has several system users (%s): log in as USER@SYSTEMUSER@%s", a.Name, strings.Join(names, ", "), a.Name)
+}
+
+// hostKeyAlgos lists the algorithms that can present a key of the pinned
+// type, so a target cannot dodge the pin by offering another type.
+func hostKeyAlgos(keyType string) []string {
+	switch keyType {
+	case "":
+		return nil
+	case ssh.KeyAlgoRSA:
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+	}
+	return []string{keyType}
+}
+
+// fail tells the operator why, on stderr, and ends the channel with status.
+func fail(ch ssh.Channel, msg string, status uint32) {
+	fmt.Fprintf(ch.Stderr(), "%s\r\n", msg)
+	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
+	ch.Close()
+}

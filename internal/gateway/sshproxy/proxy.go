@@ -1,0 +1,342 @@
+// Package sshproxy is the gateway's SSH protocol unit: it logs in to a
+// target with a vaulted credential, checking the target's host key through
+// a callback, and bridges an operator's session channel to a session
+// channel on the target, passing every request (pty-req, env, shell, exec,
+// window-change, signal, exit-status, ...) through untouched and copying
+// the data with large buffers.
+//
+// It knows nothing of users, permissions or storage: the gateway hands it
+// an address, a credential and hooks (for recording), and is told how the
+// session ended.
+package sshproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Target describes how to log in to one target.
+type Target struct {
+	Address          string // host:port
+	Username         string
+	Password         string
+	PrivateKey       string
+	HostKeyAlgos     []string // restrict to the pinned key's algorithms; nil: any
+	HostKeyCallback  ssh.HostKeyCallback
+	DialTimeout      time.Duration // default 10 s
+	KeepaliveEvery   time.Duration // default 15 s
+	KeepaliveMissing int           // unanswered keepalives that end the connection; default 3
+}
+
+// Dial connects and logs in to the target. Errors are phrased for the
+// operator, without the credential.
+func Dial(ctx context.Context, t Target) (*ssh.Client, error) {
+	if t.DialTimeout <= 0 {
+		t.DialTimeout = 10 * time.Second
+	}
+	var auth []ssh.AuthMethod
+	if t.PrivateKey != "" {
+		signer, err := ssh.ParsePrivateKey([]byte(t.PrivateKey))
+		if err != nil {
+			return nil, errors.New("the system user's private key cannot be used")
+		}
+		auth = append(auth, ssh.PublicKeys(signer))
+	}
+	if t.Password != "" {
+		pw := t.Password
+		auth = append(auth, ssh.Password(pw), ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
+			ans := make([]string, len(qs))
+			for i := range qs {
+				ans[i] = pw
+			}
+			return ans, nil
+		}))
+	}
+	cfg := &ssh.ClientConfig{
+		User:              t.Username,
+		Auth:              auth,
+		HostKeyCallback:   t.HostKeyCallback,
+		HostKeyAlgorithms: t.HostKeyAlgos,
+		Timeout:           t.DialTimeout,
+		ClientVersion:     "SSH-2.0-Postern",
+	}
+	// Prefer AES-GCM: with AES-NI it is the cheapest cipher per byte.
+	cfg.Ciphers = []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr", "aes256-ctr"}
+	d := net.Dialer{Timeout: t.DialTimeout, KeepAlive: 30 * time.Second}
+	dctx, cancel := context.WithTimeout(ctx, t.DialTimeout)
+	defer cancel()
+	nc, err := d.DialContext(dctx, "tcp", t.Address)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach %s: %s", t.Address, shortNetErr(err))
+	}
+	// The handshake gets the same deadline as the dial: a target that
+	// accepts TCP but never speaks SSH must not hang the operator.
+	nc.SetDeadline(time.Now().Add(t.DialTimeout))
+	c, chans, reqs, err := ssh.NewClientConn(nc, t.Address, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, loginErr(err, t.Address)
+	}
+	nc.SetDeadline(time.Time{})
+	client := ssh.NewClient(c, chans, reqs)
+	go keepalive(client, t)
+	return client, nil
+}
+
+// keepalive detects a dead target: a connection whose keepalives go
+// unanswered is closed, which ends the operator's session with a reason.
+func keepalive(c *ssh.Client, t Target) {
+	every, missing := t.KeepaliveEvery, t.KeepaliveMissing
+	if every <= 0 {
+		every = 15 * time.Second
+	}
+	if missing <= 0 {
+		missing = 3
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	lost := 0
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			reply := make(chan error, 1)
+			go func() {
+				_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+				reply <- err
+			}()
+			select {
+			case err := <-reply:
+				if err != nil {
+					return
+				}
+				lost = 0
+			case <-time.After(every):
+				lost++
+				if lost >= missing {
+					c.Close()
+					return
+				}
+			}
+		}
+	}
+}
+
+func shortNetErr(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
+}
+
+func loginErr(err error, addr string) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "unable to authenticate"):
+		return errors.New("the target refused the system user's credential")
+	case strings.Contains(msg, "host key"):
+		return err
+	case errors.Is(err, io.EOF), strings.Contains(msg, "i/o timeout"):
+		return fmt.Errorf("%s did not complete an SSH handshake", addr)
+	}
+	var hk hostKeyError
+	if errors.As(err, &hk) {
+		return hk
+	}
+	return fmt.Errorf("SSH handshake with %s failed", addr)
+}
+
+// hostKeyError marks a refusal from the host key callback so its message
+// reaches the operator as written.
+type hostKeyError struct{ error }
+
+// HostKeyRefused wraps err so that Dial reports it to the operator verbatim.
+func HostKeyRefused(err error) error { return hostKeyError{err} }
+
+// Hooks observe a bridged session. Every hook is optional.
+type Hooks struct {
+	Output func(p []byte)       // data from the target to the operator (stdout and stderr)
+	Input  func(p []byte)       // data from the operator to the target
+	Resize func(cols, rows int) // pty-req and window-change sizes
+	Exec   func(command string) // an exec request
+	Pty    func(term string, cols, rows int)
+}
+
+// Result says how a bridged session ended.
+type Result struct {
+	ExitStatus int    // -1 when the target sent none
+	ExitSignal string // signal name when the command was killed
+}
+
+// Bridge connects an operator's session channel to a new session channel
+// on client, forwarding requests both ways, until either side closes. The
+// requests already received from the operator before the bridge (pty-req,
+// env, shell or exec) are replayed first, in order.
+func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs <-chan *ssh.Request, early []*ssh.Request, h Hooks) (Result, error) {
+	res := Result{ExitStatus: -1}
+	up, upReqs, err := client.OpenChannel("session", nil)
+	if err != nil {
+		return res, fmt.Errorf("the target refused a session: %v", err)
+	}
+	defer up.Close()
+
+	for _, r := range early {
+		h.observe(r)
+		ok, err := up.SendRequest(r.Type, r.WantReply, r.Payload)
+		if err != nil {
+			return res, fmt.Errorf("target closed during setup: %v", err)
+		}
+		if r.WantReply {
+			r.Reply(ok, nil)
+		}
+		if !ok && (r.Type == "shell" || r.Type == "exec" || r.Type == "subsystem") {
+			return res, fmt.Errorf("the target refused the %s request", r.Type)
+		}
+	}
+
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	wg.Add(2)
+	// Target → operator: stdout, stderr, then EOF.
+	go func() {
+		defer wg.Done()
+		copyStream(down, up, h.Output)
+	}()
+	go func() {
+		defer wg.Done()
+		copyStream(down.Stderr(), up.Stderr(), h.Output)
+	}()
+	// Operator → target.
+	go func() {
+		copyStream(up, down, h.Input)
+		up.CloseWrite()
+	}()
+	// Operator's requests (window-change, signal, ...).
+	go func() {
+		for r := range downReqs {
+			h.observe(r)
+			ok, err := up.SendRequest(r.Type, r.WantReply, r.Payload)
+			if r.WantReply {
+				r.Reply(ok && err == nil, nil)
+			}
+		}
+		// The operator went away: close the target side so nothing lingers.
+		up.Close()
+	}()
+	// Target's requests (exit-status, exit-signal, keepalives) pass back.
+	reqDone := make(chan struct{})
+	go func() {
+		defer close(reqDone)
+		for r := range upReqs {
+			mu.Lock()
+			switch r.Type {
+			case "exit-status":
+				if len(r.Payload) >= 4 {
+					res.ExitStatus = int(uint32(r.Payload[0])<<24 | uint32(r.Payload[1])<<16 | uint32(r.Payload[2])<<8 | uint32(r.Payload[3]))
+				}
+			case "exit-signal":
+				var sig struct {
+					Signal     string
+					CoreDumped bool
+					Msg, Lang  string
+				}
+				if ssh.Unmarshal(r.Payload, &sig) == nil {
+					res.ExitSignal = sig.Signal
+				}
+			}
+			mu.Unlock()
+			ok, err := down.SendRequest(r.Type, r.WantReply, r.Payload)
+			if r.WantReply {
+				r.Reply(ok && err == nil, nil)
+			}
+		}
+	}()
+	outDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		down.CloseWrite() // EOF covers both streams, so only after both
+		close(outDone)
+	}()
+	select {
+	case <-outDone:
+		// The target finished its output; exit-status arrives just before
+		// or after, and then the target closes the channel.
+		select {
+		case <-reqDone:
+		case <-time.After(2 * time.Second):
+		}
+	case <-ctx.Done():
+		up.Close()
+		<-outDone
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return res, nil
+}
+
+func (h Hooks) observe(r *ssh.Request) {
+	switch r.Type {
+	case "pty-req":
+		var p struct {
+			Term                      string
+			Cols, Rows, Width, Height uint32
+			Modes                     string
+		}
+		if ssh.Unmarshal(r.Payload, &p) == nil {
+			if h.Pty != nil {
+				h.Pty(p.Term, int(p.Cols), int(p.Rows))
+			}
+			if h.Resize != nil {
+				h.Resize(int(p.Cols), int(p.Rows))
+			}
+		}
+	case "window-change":
+		var p struct{ Cols, Rows, Width, Height uint32 }
+		if ssh.Unmarshal(r.Payload, &p) == nil && h.Resize != nil {
+			h.Resize(int(p.Cols), int(p.Rows))
+		}
+	case "exec":
+		var p struct{ Command string }
+		if ssh.Unmarshal(r.Payload, &p) == nil && h.Exec != nil {
+			h.Exec(p.Command)
+		}
+	}
+}
+
+// copyBuf is large: bulk output (a 1 GB cat) is the case to be fast for,
+// and SSH channel windows are 2 MiB.
+const copyBuf = 256 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
+
+func copyStream(dst io.Writer, src io.Reader, tap func([]byte)) {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if tap != nil {
+				tap(buf[:n])
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
