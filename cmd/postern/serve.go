@@ -60,8 +60,9 @@ func serve(args []string) error {
 		}
 	}
 
+	hub := component.NewHub()
 	srv := api.New(k.db, k.identity, k.inventory, k.access, api.Config{
-		Version: version, Logger: log, TrustProxy: *trustProxy,
+		Version: version, Logger: log, TrustProxy: *trustProxy, Sessions: hub,
 		RatePerUser: *rate, BurstPerUser: int(4 * *rate), RatePerIP: *ipRate, BurstPerIP: int(4 * *ipRate),
 	})
 	if n, err := k.db.CloseOpenSessions(ctx, time.Now(), "postern stopped while the session was open"); err != nil {
@@ -73,7 +74,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access), gateway.Config{HostKeys: hostKeys, Logger: log})
+	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access, hub), gateway.Config{HostKeys: hostKeys, Logger: log})
 	sshLn, err := net.Listen("tcp", *sshAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *sshAddr, err)

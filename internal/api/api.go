@@ -41,7 +41,14 @@ type Config struct {
 	TrustProxy    bool    // take the client address from X-Forwarded-For
 	Version       string
 	Logger        *slog.Logger
-	SessionsExtra func() // reserved
+	Sessions      SessionControl // reaches live sessions on the gateways; nil: none
+}
+
+// SessionControl is how the API reaches live sessions held by gateways.
+type SessionControl interface {
+	// Terminate ends a live session and reports whether a gateway
+	// confirmed it within timeout.
+	Terminate(ctx context.Context, sessionID, by string, timeout time.Duration) bool
 }
 
 func (c *Config) defaults() {

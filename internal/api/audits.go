@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/postern/postern/internal/fault"
 	"github.com/postern/postern/internal/store"
@@ -123,6 +124,32 @@ func (s *Server) registerAudit() {
 			ss, err := s.db.Session(c.ctx(), c.id())
 			if err != nil || (roleBit(c.user.Role)&auditReaders == 0 && ss.UserID != c.user.ID) {
 				return nil, fault.Errorf(fault.NotFound, "", "no such session")
+			}
+			return sessionOut(ss), nil
+		}})
+	s.add(&Route{Method: "POST", Path: "/api/v2/terminal/sessions/{id}/terminate/", Tag: "terminal", Roles: adminOnly,
+		Summary: "End a live session within a second; the session records who ended it", Reply: SessionOut{},
+		Handle: func(c *call) (any, error) {
+			ss, err := s.db.Session(c.ctx(), c.id())
+			if err != nil {
+				return nil, fault.NotFoundOr(err, "session")
+			}
+			if ss.IsFinished {
+				return nil, fault.Errorf(fault.Conflict, "", "the session has already ended")
+			}
+			if s.cfg.Sessions == nil || !s.cfg.Sessions.Terminate(c.ctx(), ss.ID, c.user.Username, 3*time.Second) {
+				return nil, fault.Errorf(fault.Conflict, "", "no gateway holds this session live")
+			}
+			// The gateway records the ending as it closes the session;
+			// wait briefly so the answer shows it.
+			for i := 0; i < 20; i++ {
+				if ss, err = s.db.Session(c.ctx(), ss.ID); err != nil || ss.IsFinished {
+					break
+				}
+				time.Sleep(25 * time.Millisecond)
+			}
+			if err != nil {
+				return nil, err
 			}
 			return sessionOut(ss), nil
 		}})

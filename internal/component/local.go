@@ -26,6 +26,7 @@ import (
 
 // Local implements gateway.Core over the core's services.
 type Local struct {
+	hub       *Hub
 	db        *store.DB
 	identity  *identity.Service
 	inventory *inventory.Service
@@ -34,8 +35,8 @@ type Local struct {
 }
 
 // NewLocal returns the in-process core for a gateway.
-func NewLocal(db *store.DB, id *identity.Service, inv *inventory.Service, acc *access.Service) *Local {
-	return &Local{db: db, identity: id, inventory: inv, access: acc, now: time.Now}
+func NewLocal(db *store.DB, id *identity.Service, inv *inventory.Service, acc *access.Service, hub *Hub) *Local {
+	return &Local{db: db, identity: id, inventory: inv, access: acc, hub: hub, now: time.Now}
 }
 
 var _ gateway.Core = (*Local)(nil)
@@ -263,9 +264,12 @@ func (l *Local) Connect(ctx context.Context, userID, assetID, systemUserID, remo
 }
 
 // Finish implements gateway.Core.
-func (l *Local) Finish(ctx context.Context, sessionID string, success bool, reason string) {
-	_ = l.db.FinishSession(ctx, sessionID, l.now(), success, reason, "", false)
+func (l *Local) Finish(ctx context.Context, sessionID string, success bool, reason, terminatedBy string) {
+	_ = l.db.FinishSession(ctx, sessionID, l.now(), success, reason, terminatedBy, false)
 }
+
+// Tasks implements gateway.Core.
+func (l *Local) Tasks(ctx context.Context) <-chan gateway.Task { return l.hub.subscribe(ctx) }
 
 // Allowed implements gateway.Core.
 func (l *Local) Allowed(ctx context.Context, userID, assetID, systemUserID string) bool {

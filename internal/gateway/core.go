@@ -83,8 +83,9 @@ type Core interface {
 	// Connect authorizes a connection, opens the session record and hands
 	// out the credential.
 	Connect(ctx context.Context, userID, assetID, systemUserID, remoteAddr string) (Connection, error)
-	// Finish closes a session record.
-	Finish(ctx context.Context, sessionID string, success bool, reason string)
+	// Finish closes a session record; terminatedBy names who ended it,
+	// when someone did.
+	Finish(ctx context.Context, sessionID string, success bool, reason, terminatedBy string)
 	// Allowed re-checks, during a session, that the permission still holds.
 	Allowed(ctx context.Context, userID, assetID, systemUserID string) bool
 	// PinHostKey checks a target's host key against the one pinned on first
@@ -93,4 +94,19 @@ type Core interface {
 	// PinnedKeyType returns the type of the pinned key ("" when none), so the
 	// gateway asks the target for exactly that type.
 	PinnedKeyType(ctx context.Context, assetID, address string) string
+	// Tasks delivers the core's requests to this gateway until ctx ends.
+	Tasks(ctx context.Context) <-chan Task
+}
+
+// Task kinds.
+const (
+	TaskTerminate = "terminate"
+)
+
+// Task is a request from the core to the gateways.
+type Task struct {
+	Kind      string
+	SessionID string
+	By        string // who asked, for the session record
+	Done      func() // called by the gateway that carried it out
 }

@@ -34,6 +34,7 @@ type env struct {
 	id     *identity.Service
 	inv    *inventory.Service
 	acc    *access.Service
+	hub    *component.Hub
 	addr   string // the gateway
 	port   string
 	target *sshtest.Target
@@ -101,7 +102,8 @@ func newEnv(t *testing.T, opts ...sshtest.Option) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw := gateway.New(component.NewLocal(db, id, inv, acc), gateway.Config{HostKeys: keys, RecheckEvery: 200 * time.Millisecond,
+	e.hub = component.NewHub()
+	gw := gateway.New(component.NewLocal(db, id, inv, acc, e.hub), gateway.Config{HostKeys: keys, RecheckEvery: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -328,5 +330,33 @@ func TestManyLogins(t *testing.T) {
 		if msg := <-errs; msg != "" {
 			t.Error(msg)
 		}
+	}
+}
+
+func TestTerminateEndsLiveSessionWithinASecond(t *testing.T) {
+	e := newEnv(t)
+	c := sshtest.SSH(t, "-tt", "-p", e.port, "alice@ops@web-01@127.0.0.1")
+	c.Expect(`(?i)password:`, 15*time.Second)
+	c.SendLine(alicePassword)
+	c.Expect(`\$ `, 15*time.Second)
+	ss := e.sessions(t)
+	if len(ss) != 1 || ss[0].IsFinished {
+		t.Fatalf("live session: %+v", ss)
+	}
+	start := time.Now()
+	if !e.hub.Terminate(context.Background(), ss[0].ID, "boss", 2*time.Second) {
+		t.Fatal("no gateway confirmed the termination")
+	}
+	c.Expect(`terminated by an administrator \(boss\)`, 5*time.Second)
+	c.WaitTimeout(5 * time.Second)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("termination took %v", took)
+	}
+	ss = e.sessions(t)
+	if !ss[0].IsFinished || ss[0].TerminatedBy != "boss" || ss[0].Reason != "terminated by boss" {
+		t.Fatalf("terminated session record: %+v", ss[0])
+	}
+	if e.hub.Terminate(context.Background(), ss[0].ID, "boss", 200*time.Millisecond) {
+		t.Fatal("a finished session was terminated again")
 	}
 }

@@ -32,6 +32,8 @@ type Server struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	conns  map[*ssh.ServerConn]struct{}
+	live   map[string]*liveSession
+	stop   context.CancelFunc
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -57,7 +59,7 @@ func New(core Core, cfg Config) *Server {
 	if cfg.HandshakeLimit <= 0 {
 		cfg.HandshakeLimit = 60 * time.Second
 	}
-	s := &Server{core: core, cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}}
+	s := &Server{core: core, cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}, live: map[string]*liveSession{}}
 	sc := &ssh.ServerConfig{
 		MaxAuthTries:  6,
 		ServerVersion: "SSH-2.0-Postern",
@@ -151,7 +153,10 @@ func (s *Server) Serve(ln net.Listener) error {
 		return net.ErrClosed
 	}
 	s.ln = ln
+	ctx, stop := context.WithCancel(context.Background())
+	s.stop = stop
 	s.mu.Unlock()
+	go s.tasks(ctx)
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -182,6 +187,9 @@ func (s *Server) Close() error {
 	s.closed = true
 	if s.ln != nil {
 		s.ln.Close()
+	}
+	if s.stop != nil {
+		s.stop()
 	}
 	for c := range s.conns {
 		c.Close()
@@ -330,8 +338,15 @@ func (s *Server) connect(ctx context.Context, conn *ssh.ServerConn, user User, l
 		refuse(err.Error())
 		return
 	}
+	live := &liveSession{}
 	reason, success := "", true
-	defer func() { s.core.Finish(context.Background(), c.SessionID, success, reason) }()
+	defer func() {
+		by := ""
+		if r, b := live.ended(); r != "" {
+			reason, success, by = r, false, b
+		}
+		s.core.Finish(context.Background(), c.SessionID, success, reason, by)
+	}()
 
 	algos := hostKeyAlgos(s.core.PinnedKeyType(ctx, asset.ID, c.Address))
 	client, err := sshproxy.Dial(ctx, sshproxy.Target{
@@ -356,15 +371,12 @@ func (s *Server) connect(ctx context.Context, conn *ssh.ServerConn, user User, l
 
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	var endReason string
-	var endMu sync.Mutex
-	go s.watch(sctx, stop, user, asset, su, ch, &endMu, &endReason)
+	live.stop, live.ch = stop, ch
+	s.track(c.SessionID, live)
+	defer s.untrack(c.SessionID)
+	go s.watch(sctx, live, user, asset, su)
 	res, err := sshproxy.Bridge(sctx, client, ch, reqs, early, sshproxy.Hooks{})
-	endMu.Lock()
-	defer endMu.Unlock()
 	switch {
-	case endReason != "":
-		reason, success = endReason, false
 	case err != nil:
 		reason, success = err.Error(), false
 		fail(ch, "postern: "+err.Error(), 1)
@@ -375,9 +387,64 @@ func (s *Server) connect(ctx context.Context, conn *ssh.ServerConn, user User, l
 	}
 }
 
+// liveSession is a connected session that the gateway may have to end:
+// on a terminate task, or when its permission lapses.
+type liveSession struct {
+	mu         sync.Mutex
+	stop       context.CancelFunc
+	ch         ssh.Channel
+	reason, by string
+}
+
+// end stops the session once, telling the operator why.
+func (l *liveSession) end(reason, by, message string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.reason != "" || l.stop == nil {
+		return false
+	}
+	l.reason, l.by = reason, by
+	fmt.Fprintf(l.ch.Stderr(), "\r\npostern: %s\r\n", message)
+	l.stop()
+	return true
+}
+
+func (l *liveSession) ended() (reason, by string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reason, l.by
+}
+
+func (s *Server) track(id string, l *liveSession) {
+	s.mu.Lock()
+	s.live[id] = l
+	s.mu.Unlock()
+}
+
+func (s *Server) untrack(id string) {
+	s.mu.Lock()
+	delete(s.live, id)
+	s.mu.Unlock()
+}
+
+// tasks carries out the core's requests until ctx ends.
+func (s *Server) tasks(ctx context.Context) {
+	for t := range s.core.Tasks(ctx) {
+		if t.Kind != TaskTerminate {
+			continue
+		}
+		s.mu.Lock()
+		l := s.live[t.SessionID]
+		s.mu.Unlock()
+		if l != nil && l.end("terminated by "+t.By, t.By, "session terminated by an administrator ("+t.By+")") && t.Done != nil {
+			t.Done()
+		}
+	}
+}
+
 // watch ends a live session when the permission behind it expires or is
 // revoked, telling the operator why.
-func (s *Server) watch(ctx context.Context, stop context.CancelFunc, user User, asset Asset, su SystemUser, ch ssh.Channel, mu *sync.Mutex, reason *string) {
+func (s *Server) watch(ctx context.Context, l *liveSession, user User, asset Asset, su SystemUser) {
 	t := time.NewTicker(s.cfg.RecheckEvery)
 	defer t.Stop()
 	for {
@@ -385,15 +452,10 @@ func (s *Server) watch(ctx context.Context, stop context.CancelFunc, user User, 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if s.core.Allowed(ctx, user.ID, asset.ID, su.ID) {
-				continue
+			if !s.core.Allowed(ctx, user.ID, asset.ID, su.ID) {
+				l.end("permission expired or revoked", "", "your permission for "+asset.Name+" expired or was revoked; session ended")
+				return
 			}
-			mu.Lock()
-			*reason = "permission expired or revoked"
-			mu.Unlock()
-			fmt.Fprintf(ch.Stderr(), "\r\npostern: your permission for %s expired or was revoked; session ended\r\n", asset.Name)
-			stop()
-			return
 		}
 	}
 }

@@ -28,8 +28,11 @@
 //     key logins only: Target.Password is empty. The sessions see
 //     HOME=Target.Home (a directory of the target's own, set through sshd's
 //     SetEnv) so that the user's own dotfiles stay out of the way, but
-//     commands still start in the user's real home directory, and
-//     WithShell is not available (tests that use it are skipped).
+//     they still start in the user's real home directory, and WithShell
+//     is not available (tests that use it are skipped). Sessions with a
+//     PTY also need new pseudo-terminals to belong to group tty (devpts
+//     mounted with gid=5, as usual): an sshd not run as root cannot chown
+//     them and drops the session.
 //
 // In both cases the home directory holds a minimal .profile and .bashrc
 // that set PS1='$ ' (and PS2='> '), an .inputrc that turns bash's

@@ -57,6 +57,7 @@ func Require(t testing.TB) {
 	installOnce.Do(install)
 	missing := missingTools()
 	if len(missing) == 0 {
+		t.Logf("sshtest: %s", installNote)
 		return
 	}
 	msg := fmt.Sprintf("OpenSSH is not installed (missing: %s); this test needs a real sshd and the real ssh, sftp and scp clients", strings.Join(missing, ", "))

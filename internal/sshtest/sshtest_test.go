@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -113,7 +114,7 @@ func TestRunSeesSessionEffects(t *testing.T) {
 	t.Parallel()
 	priv, pub := sshtest.ClientKey(t)
 	tg := sshtest.StartTarget(t, sshtest.WithAuthorizedKey(pub))
-	if _, code := sshtest.Exec(t, "", append([]string{"-i", priv}, append(tg.SSHArgs(), "echo made-by-ssh > marker")...)...); code != 0 {
+	if _, code := sshtest.Exec(t, "", append([]string{"-i", priv}, append(tg.SSHArgs(), `echo made-by-ssh > "$HOME/marker"`)...)...); code != 0 {
 		t.Fatalf("ssh exited %d", code)
 	}
 	out, err := tg.Run("cat marker; id -un; pwd")
@@ -213,21 +214,25 @@ func TestWithShell(t *testing.T) {
 
 func TestSFTPAndSCP(t *testing.T) {
 	t.Parallel()
-	tg := sshtest.StartTarget(t)
+	priv, pub := sshtest.ClientKey(t)
+	tg := sshtest.StartTarget(t, sshtest.WithAuthorizedKey(pub))
+	// With a password as root, with the key otherwise.
+	auth := []string{"-o", "PubkeyAuthentication=no"}
 	if tg.Password == "" {
-		t.Skip("password logins need root")
+		auth = []string{"-i", priv}
 	}
 	local := filepath.Join(t.TempDir(), "up.txt")
 	if err := os.WriteFile(local, []byte("uploaded\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := []string{"-P", tg.SSHArgs()[1]}
-	scp := sshtest.Invocation{Program: "scp", Password: tg.Password, Args: append(port, local, tg.UserHost()+":via-scp.txt")}.Run(t)
+	port := append([]string{"-P", strconv.Itoa(tg.Port)}, auth...)
+	scp := sshtest.Invocation{Program: "scp", Password: tg.Password,
+		Args: append(port, local, tg.UserHost()+":"+tg.Home+"/via-scp.txt")}.Run(t)
 	if scp.ExitCode != 0 {
 		t.Fatalf("scp: exit %d, stderr %q", scp.ExitCode, scp.Stderr)
 	}
 	sftp := sshtest.Invocation{Program: "sftp", Password: tg.Password, Args: append(port, tg.UserHost()),
-		Stdin: "put " + local + " via-sftp.txt\nls -1\n"}.Run(t)
+		Stdin: "cd " + tg.Home + "\nput " + local + " via-sftp.txt\nls -1\n"}.Run(t)
 	if sftp.ExitCode != 0 || !strings.Contains(sftp.Stdout, "via-scp.txt") {
 		t.Fatalf("sftp: exit %d, stdout %q, stderr %q", sftp.ExitCode, sftp.Stdout, sftp.Stderr)
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -88,7 +89,11 @@ type Target struct {
 	// Dir is the target's own directory: sshd_config, host key,
 	// authorized_keys and pid file. It is removed when the test ends.
 	Dir string
-	// Home is the home directory the sessions see (HOME).
+	// Home is the home directory the sessions see (HOME), where Run runs.
+	// As root it is the throwaway user's home directory. Not as root it is
+	// a directory of the target's own, while sessions (and relative paths
+	// in sftp and scp) still start in the user's real home directory: use
+	// "$HOME/..." or absolute paths there.
 	Home string
 	// Shell is User's login shell.
 	Shell string
@@ -118,7 +123,9 @@ var userMu sync.Mutex
 // StartTarget starts a real sshd for the test on a free port of 127.0.0.1
 // and stops it, with every session it serves, when the test ends. As root
 // it also creates a throwaway user with a random password and removes it
-// (and its processes) when the test ends. StartTarget calls Require first.
+// (and its processes) when the test ends; the first target of a test
+// process also removes the users that test processes which died before
+// their cleanups left behind. StartTarget calls Require first.
 func StartTarget(t testing.TB, opts ...Option) *Target {
 	t.Helper()
 	Require(t)
@@ -192,11 +199,12 @@ func (tg *Target) createUser() {
 
 	userMu.Lock()
 	defer userMu.Unlock()
+	sweepOnce.Do(sweepStaleUsers)
 	// Other test binaries may hold the password file's lock for a moment.
 	var out []byte
 	var err error
 	for range 20 {
-		out, err = exec.Command("useradd", "-m", "-s", shell, name).CombinedOutput()
+		out, err = exec.Command("useradd", "-m", "-s", shell, "-c", userComment+strconv.Itoa(os.Getpid()), name).CombinedOutput()
 		if err == nil {
 			break
 		}
@@ -222,6 +230,35 @@ func (tg *Target) createUser() {
 	tg.uid, tg.gid = uint32(uid), uint32(gid)
 	// Debian's skeleton clears the screen on logout.
 	_ = os.Remove(filepath.Join(tg.Home, ".bash_logout"))
+}
+
+// userComment starts the comment (GECOS) field of the throwaway users,
+// followed by the id of the test process that created them.
+const userComment = "postern sshtest pid "
+
+var sweepOnce sync.Once
+
+// sweepStaleUsers removes the throwaway users left behind by test
+// processes that died before their cleanups ran. Called with userMu held.
+func sweepStaleUsers() {
+	data, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return
+	}
+	for line := range strings.Lines(string(data)) {
+		f := strings.Split(strings.TrimSpace(line), ":")
+		if len(f) != 7 || !strings.HasPrefix(f[4], userComment) {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimPrefix(f[4], userComment))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		if uid, err := strconv.Atoi(f[2]); err == nil {
+			killUser(uid, 2*time.Second)
+		}
+		_ = exec.Command("userdel", "-r", "-f", f[0]).Run()
+	}
 }
 
 // deleteUser kills the throwaway user's processes and removes the user
@@ -263,6 +300,30 @@ func (tg *Target) useCurrentUser() {
 	if err := os.Mkdir(tg.Home, 0o700); err != nil {
 		t.Fatalf("sshtest: %v", err)
 	}
+	if !ptysInTTYGroup() {
+		t.Logf("sshtest: warning: new pseudo-terminals here do not belong to group tty (devpts mounted without gid=5), and an sshd not run as root cannot fix that: sessions that request a PTY will fail")
+	}
+}
+
+// ptysInTTYGroup reports whether a new pseudo-terminal belongs to group
+// tty, which sshd would otherwise chown it to.
+func ptysInTTYGroup() bool {
+	grp, err := user.LookupGroup("tty")
+	if err != nil {
+		return true // sshd then keeps the user's group
+	}
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		return true
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	fi, err := tty.Stat()
+	if err != nil {
+		return true
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return !ok || strconv.FormatUint(uint64(st.Gid), 10) == grp.Gid
 }
 
 // loginShell reads name's login shell from /etc/passwd.
@@ -586,7 +647,9 @@ func (tg *Target) Run(command string) (string, error) {
 }
 
 // Log returns what sshd has written to its standard error so far, across
-// restarts (LogLevel VERBOSE: connections, logins, sessions).
+// restarts (LogLevel VERBOSE: connections, logins, sessions). The first
+// connection after each start is the package's readiness probe, which
+// closes after reading the SSH banner.
 func (tg *Target) Log() string { return tg.log.String() }
 
 // SSHArgs returns the arguments that point ssh at the target as User:
