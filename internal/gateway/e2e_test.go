@@ -360,3 +360,56 @@ func TestTerminateEndsLiveSessionWithinASecond(t *testing.T) {
 		t.Fatal("a finished session was terminated again")
 	}
 }
+
+func TestMenuSearchPickAndSystemUserChoice(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// A second asset, named in Chinese, on the same target with two system users.
+	aname, ip, plat := "数据库-01", e.target.Host, "2"
+	protos := []store.Protocol{{Name: "ssh", Port: e.target.Port}}
+	as, err := e.inv.CreateAssets(ctx, admin, []inventory.AssetFields{{Name: &aname, IP: &ip, Platform: &plat, Protocols: &protos}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, u2, p2 := "backup", e.target.User, e.target.Password
+	su2, err := e.inv.CreateSystemUser(ctx, admin, inventory.SystemUserFields{Name: &n2, Username: &u2, Password: &p2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pname := "alice-db"
+	users, assets, sus := []string{e.alice.ID}, []string{as[0].ID}, []string{e.su.ID, su2.ID}
+	if _, err := e.acc.CreatePermission(ctx, admin, access.PermissionFields{Name: &pname, Users: &users, Assets: &assets, SystemUsers: &sus}); err != nil {
+		t.Fatal(err)
+	}
+
+	c := sshtest.SSHWith(t, []sshtest.ClientOption{sshtest.WithSize(100, 30)}, "-tt", "-p", e.port, "alice@127.0.0.1")
+	c.Expect(`(?i)password:`, 15*time.Second)
+	c.SendLine(alicePassword)
+	c.Expect(`2 assets, page 1/1`, 10*time.Second)
+	out := c.Expect(`Opt> `, 5*time.Second)
+	if !strings.Contains(out, "web-01") || !strings.Contains(out, "数据库-01") || !strings.Contains(out, "backup") {
+		t.Fatalf("menu listing:\n%s", out)
+	}
+	c.SendLine("数据库")
+	c.Expect(`1 assets matching "数据库"`, 5*time.Second)
+	c.SendLine("1")
+	c.Expect(`System user> `, 5*time.Second)
+	c.SendLine("2")
+	c.Expect(`Connecting to 数据库-01 as`, 5*time.Second)
+	c.Expect(`\$ `, 15*time.Second)
+	c.SendLine("echo via-menu-$((2+2))")
+	c.Expect(`via-menu-4`, 10*time.Second)
+	c.SendLine("exit")
+	c.WaitTimeout(10 * time.Second)
+
+	ss := e.sessions(t)
+	if len(ss) != 1 || ss[0].Asset != "数据库-01" {
+		t.Fatalf("menu session: %+v", ss)
+	}
+
+	// Without a terminal and without a target, the operator is told how.
+	r := e.exec(t, alicePassword, "alice", "true")
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "choose a target") {
+		t.Fatalf("no target, no pty: %+v", r)
+	}
+}

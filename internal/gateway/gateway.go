@@ -307,12 +307,15 @@ collect:
 		return // the operator closed the channel before asking for anything
 	}
 	if login.Asset == "" {
+		if pty && early[len(early)-1].Type == "shell" {
+			s.runMenu(ctx, conn, user, ch, reqs, early)
+			return
+		}
 		early[len(early)-1].Reply(true, nil)
 		fail(ch, "choose a target in the login name: ssh "+user.Username+"@ASSET@HOST or "+user.Username+"@SYSTEMUSER@ASSET@HOST", 1)
 		return
 	}
 	s.connect(ctx, conn, user, login, ch, reqs, early)
-	_ = pty // the menu (no asset in the login name) will need it
 }
 
 // connect resolves the target, asks the core for the connection and
@@ -333,10 +336,19 @@ func (s *Server) connect(ctx context.Context, conn *ssh.ServerConn, user User, l
 		refuse(err.Error())
 		return
 	}
+	if err := s.proxy(ctx, conn, user, asset, su, ch, reqs, sshproxy.Replay(early)); err != nil {
+		refuse(err.Error())
+	}
+}
+
+// proxy connects the operator's channel to the target as su and serves
+// the session to its end. An error means nothing was bridged (the channel
+// is untouched and the caller tells the operator); once bridged, endings
+// are reported on the channel itself.
+func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, asset Asset, su SystemUser, ch ssh.Channel, reqs <-chan *ssh.Request, setups []sshproxy.Setup) error {
 	c, err := s.core.Connect(ctx, user.ID, asset.ID, su.ID, remote(conn))
 	if err != nil {
-		refuse(err.Error())
-		return
+		return err
 	}
 	live := &liveSession{}
 	reason, success := "", true
@@ -364,8 +376,7 @@ func (s *Server) connect(ctx context.Context, conn *ssh.ServerConn, user User, l
 	c.Credential = Credential{} // not needed past the login
 	if err != nil {
 		reason, success = err.Error(), false
-		refuse(fmt.Sprintf("postern: %s: %s", asset.Name, err))
-		return
+		return fmt.Errorf("postern: %s: %s", asset.Name, err)
 	}
 	defer client.Close()
 
@@ -375,7 +386,7 @@ func (s *Server) connect(ctx context.Context, conn *ssh.ServerConn, user User, l
 	s.track(c.SessionID, live)
 	defer s.untrack(c.SessionID)
 	go s.watch(sctx, live, user, asset, su)
-	res, err := sshproxy.Bridge(sctx, client, ch, reqs, early, sshproxy.Hooks{})
+	res, err := sshproxy.Bridge(sctx, client, ch, reqs, setups, sshproxy.Hooks{})
 	switch {
 	case err != nil:
 		reason, success = err.Error(), false
@@ -385,6 +396,7 @@ func (s *Server) connect(ctx context.Context, conn *ssh.ServerConn, user User, l
 	case res.ExitStatus >= 0:
 		reason = fmt.Sprintf("exit status %d", res.ExitStatus)
 	}
+	return nil
 }
 
 // liveSession is a connected session that the gateway may have to end:

@@ -180,11 +180,32 @@ type Result struct {
 	ExitSignal string // signal name when the command was killed
 }
 
+// Setup is a request to replay on the target's channel before data flows:
+// the operator's pty-req, env and shell or exec. Reply, when set, receives
+// the target's answer (the operator's request is answered through it).
+type Setup struct {
+	Type    string
+	Payload []byte
+	Reply   func(ok bool)
+}
+
+// Replay turns requests received from the operator into setups that
+// answer them with the target's reply.
+func Replay(reqs []*ssh.Request) []Setup {
+	out := make([]Setup, len(reqs))
+	for i, r := range reqs {
+		out[i] = Setup{Type: r.Type, Payload: r.Payload}
+		if r.WantReply {
+			out[i].Reply = func(ok bool) { r.Reply(ok, nil) }
+		}
+	}
+	return out
+}
+
 // Bridge connects an operator's session channel to a new session channel
 // on client, forwarding requests both ways, until either side closes. The
-// requests already received from the operator before the bridge (pty-req,
-// env, shell or exec) are replayed first, in order.
-func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs <-chan *ssh.Request, early []*ssh.Request, h Hooks) (Result, error) {
+// setup requests are replayed first, in order.
+func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs <-chan *ssh.Request, early []Setup, h Hooks) (Result, error) {
 	res := Result{ExitStatus: -1}
 	up, upReqs, err := client.OpenChannel("session", nil)
 	if err != nil {
@@ -193,15 +214,16 @@ func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs 
 	defer up.Close()
 
 	for _, r := range early {
-		h.observe(r)
-		ok, err := up.SendRequest(r.Type, r.WantReply, r.Payload)
+		h.observe(r.Type, r.Payload)
+		start := r.Type == "shell" || r.Type == "exec" || r.Type == "subsystem"
+		ok, err := up.SendRequest(r.Type, r.Reply != nil || start, r.Payload)
 		if err != nil {
 			return res, fmt.Errorf("target closed during setup: %v", err)
 		}
-		if r.WantReply {
-			r.Reply(ok, nil)
+		if r.Reply != nil {
+			r.Reply(ok)
 		}
-		if !ok && (r.Type == "shell" || r.Type == "exec" || r.Type == "subsystem") {
+		if !ok && start {
 			return res, fmt.Errorf("the target refused the %s request", r.Type)
 		}
 	}
@@ -226,7 +248,7 @@ func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs 
 	// Operator's requests (window-change, signal, ...).
 	go func() {
 		for r := range downReqs {
-			h.observe(r)
+			h.observe(r.Type, r.Payload)
 			ok, err := up.SendRequest(r.Type, r.WantReply, r.Payload)
 			if r.WantReply {
 				r.Reply(ok && err == nil, nil)
@@ -286,15 +308,15 @@ func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs 
 	return res, nil
 }
 
-func (h Hooks) observe(r *ssh.Request) {
-	switch r.Type {
+func (h Hooks) observe(typ string, payload []byte) {
+	switch typ {
 	case "pty-req":
 		var p struct {
 			Term                      string
 			Cols, Rows, Width, Height uint32
 			Modes                     string
 		}
-		if ssh.Unmarshal(r.Payload, &p) == nil {
+		if ssh.Unmarshal(payload, &p) == nil {
 			if h.Pty != nil {
 				h.Pty(p.Term, int(p.Cols), int(p.Rows))
 			}
@@ -304,12 +326,12 @@ func (h Hooks) observe(r *ssh.Request) {
 		}
 	case "window-change":
 		var p struct{ Cols, Rows, Width, Height uint32 }
-		if ssh.Unmarshal(r.Payload, &p) == nil && h.Resize != nil {
+		if ssh.Unmarshal(payload, &p) == nil && h.Resize != nil {
 			h.Resize(int(p.Cols), int(p.Rows))
 		}
 	case "exec":
 		var p struct{ Command string }
-		if ssh.Unmarshal(r.Payload, &p) == nil && h.Exec != nil {
+		if ssh.Unmarshal(payload, &p) == nil && h.Exec != nil {
 			h.Exec(p.Command)
 		}
 	}
