@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/postern/postern/internal/api"
 	"github.com/postern/postern/internal/component"
 	"github.com/postern/postern/internal/gateway"
+	"github.com/postern/postern/internal/recording"
 )
 
 func serve(args []string) error {
@@ -62,7 +64,7 @@ func serve(args []string) error {
 
 	hub := component.NewHub()
 	srv := api.New(k.db, k.identity, k.inventory, k.access, api.Config{
-		Version: version, Logger: log, TrustProxy: *trustProxy, Sessions: hub,
+		Version: version, Logger: log, TrustProxy: *trustProxy, Sessions: hub, RecordingsDir: filepath.Join(c.dataDir, "recordings"),
 		RatePerUser: *rate, BurstPerUser: int(4 * *rate), RatePerIP: *ipRate, BurstPerIP: int(4 * *ipRate),
 	})
 	if n, err := k.db.CloseOpenSessions(ctx, time.Now(), "postern stopped while the session was open"); err != nil {
@@ -70,11 +72,15 @@ func serve(args []string) error {
 	} else if n > 0 {
 		log.Warn("closed sessions left open by the previous run", "sessions", n)
 	}
+	recDir := filepath.Join(c.dataDir, "recordings")
+	if err := recoverRecordings(recDir, log); err != nil {
+		return err
+	}
 	hostKeys, err := gateway.LoadHostKeys(c.dataDir)
 	if err != nil {
 		return err
 	}
-	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access, hub), gateway.Config{HostKeys: hostKeys, Logger: log})
+	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access, hub), gateway.Config{HostKeys: hostKeys, Logger: log, RecordingsDir: recDir})
 	sshLn, err := net.Listen("tcp", *sshAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *sshAddr, err)
@@ -109,5 +115,22 @@ func serve(args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// recoverRecordings finishes the recordings a crash left uncompressed, so
+// every one of them replays.
+func recoverRecordings(dir string, log *slog.Logger) error {
+	ids, err := recording.Pending(dir)
+	if err != nil {
+		return fmt.Errorf("recordings: %w", err)
+	}
+	for _, id := range ids {
+		if err := recording.Recover(dir, id); err != nil {
+			log.Error("cannot recover a recording left by a crash", "session", id, "err", err)
+			continue
+		}
+		log.Warn("recovered the recording of a session cut off by a crash", "session", id)
+	}
 	return nil
 }

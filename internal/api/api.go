@@ -33,15 +33,16 @@ import (
 
 // Config holds the API's limits.
 type Config struct {
-	MaxBody      int64   // request body cap in bytes; default 32 MiB
-	RatePerUser  float64 // sustained requests per second per principal; default 50
-	BurstPerUser int     // default 200
-	RatePerIP    float64 // sustained requests per second per client address; default 100
-	BurstPerIP   int     // default 400
-	TrustProxy   bool    // take the client address from X-Forwarded-For
-	Version      string
-	Logger       *slog.Logger
-	Sessions     SessionControl // reaches live sessions on the gateways; nil: none
+	MaxBody       int64   // request body cap in bytes; default 32 MiB
+	RatePerUser   float64 // sustained requests per second per principal; default 50
+	BurstPerUser  int     // default 200
+	RatePerIP     float64 // sustained requests per second per client address; default 100
+	BurstPerIP    int     // default 400
+	TrustProxy    bool    // take the client address from X-Forwarded-For
+	Version       string
+	Logger        *slog.Logger
+	Sessions      SessionControl // reaches live sessions on the gateways; nil: none
+	RecordingsDir string         // where session recordings are kept
 }
 
 // SessionControl is how the API reaches live sessions held by gateways.

@@ -2,9 +2,14 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
 	"time"
 
 	"github.com/postern/postern/internal/fault"
+	"github.com/postern/postern/internal/recording"
 	"github.com/postern/postern/internal/store"
 )
 
@@ -126,6 +131,30 @@ func (s *Server) registerAudit() {
 				return nil, fault.Errorf(fault.NotFound, "", "no such session")
 			}
 			return sessionOut(ss), nil
+		}})
+	s.add(&Route{Method: "GET", Path: "/api/v2/terminal/sessions/{id}/replay/", Tag: "terminal", Roles: auditReaders,
+		Summary: "The session's recording, asciicast v2 (plays in asciinema and asciinema-player)", Reply: []byte{},
+		Handle: func(c *call) (any, error) {
+			ss, err := s.db.Session(c.ctx(), c.id())
+			if err != nil {
+				return nil, fault.NotFoundOr(err, "session")
+			}
+			if s.cfg.RecordingsDir == "" {
+				return nil, fault.Errorf(fault.NotFound, "", "this server keeps no recordings")
+			}
+			rc, err := recording.Open(s.cfg.RecordingsDir, ss.ID)
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fault.Errorf(fault.NotFound, "", "this session has no recording")
+			}
+			if err != nil {
+				return nil, err
+			}
+			return rawReply(func(w http.ResponseWriter) {
+				defer rc.Close()
+				w.Header().Set("Content-Type", "application/x-asciicast")
+				w.Header().Set("Content-Disposition", `attachment; filename="`+ss.ID+`.cast"`)
+				io.Copy(w, rc)
+			}), nil
 		}})
 	s.add(&Route{Method: "POST", Path: "/api/v2/terminal/sessions/{id}/terminate/", Tag: "terminal", Roles: adminOnly,
 		Summary: "End a live session within a second; the session records who ended it", Reply: SessionOut{},

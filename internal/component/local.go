@@ -264,8 +264,8 @@ func (l *Local) Connect(ctx context.Context, userID, assetID, systemUserID, remo
 }
 
 // Finish implements gateway.Core.
-func (l *Local) Finish(ctx context.Context, sessionID string, success bool, reason, terminatedBy string) {
-	_ = l.db.FinishSession(ctx, sessionID, l.now(), success, reason, terminatedBy, false)
+func (l *Local) Finish(ctx context.Context, e gateway.Ending) {
+	_ = l.db.FinishSession(ctx, e.SessionID, l.now(), e.Success, e.Reason, e.TerminatedBy, e.Recorded)
 }
 
 // Tasks implements gateway.Core.

@@ -83,9 +83,8 @@ type Core interface {
 	// Connect authorizes a connection, opens the session record and hands
 	// out the credential.
 	Connect(ctx context.Context, userID, assetID, systemUserID, remoteAddr string) (Connection, error)
-	// Finish closes a session record; terminatedBy names who ended it,
-	// when someone did.
-	Finish(ctx context.Context, sessionID string, success bool, reason, terminatedBy string)
+	// Finish closes a session record.
+	Finish(ctx context.Context, e Ending)
 	// Allowed re-checks, during a session, that the permission still holds.
 	Allowed(ctx context.Context, userID, assetID, systemUserID string) bool
 	// PinHostKey checks a target's host key against the one pinned on first
@@ -96,6 +95,15 @@ type Core interface {
 	PinnedKeyType(ctx context.Context, assetID, address string) string
 	// Tasks delivers the core's requests to this gateway until ctx ends.
 	Tasks(ctx context.Context) <-chan Task
+}
+
+// Ending is how a session ended.
+type Ending struct {
+	SessionID    string
+	Success      bool
+	Reason       string
+	TerminatedBy string // who ended it, when someone did
+	Recorded     bool   // a recording of it was stored
 }
 
 // Task kinds.

@@ -22,6 +22,7 @@ import (
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/inventory"
 	"github.com/postern/postern/internal/query"
+	"github.com/postern/postern/internal/recording"
 	"github.com/postern/postern/internal/sshtest"
 	"github.com/postern/postern/internal/store"
 	"github.com/postern/postern/internal/vault"
@@ -35,6 +36,7 @@ type env struct {
 	inv    *inventory.Service
 	acc    *access.Service
 	hub    *component.Hub
+	recDir string
 	addr   string // the gateway
 	port   string
 	target *sshtest.Target
@@ -103,7 +105,8 @@ func newEnv(t *testing.T, opts ...sshtest.Option) *env {
 		t.Fatal(err)
 	}
 	e.hub = component.NewHub()
-	gw := gateway.New(component.NewLocal(db, id, inv, acc, e.hub), gateway.Config{HostKeys: keys, RecheckEvery: 200 * time.Millisecond,
+	e.recDir = filepath.Join(dir, "recordings")
+	gw := gateway.New(component.NewLocal(db, id, inv, acc, e.hub), gateway.Config{HostKeys: keys, RecheckEvery: 200 * time.Millisecond, RecordingsDir: e.recDir,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -181,6 +184,42 @@ func TestPublicKeyLoginAndPTY(t *testing.T) {
 	c.SendLine("exit 5")
 	if code := c.Wait(); code != 5 {
 		t.Fatalf("interactive exit status %d, want 5", code)
+	}
+
+	// The interactive session was recorded: output, input and resizes.
+	ss := e.sessions(t)
+	if !ss[0].HasReplay || ss[0].Reason != "exit status 5" {
+		t.Fatalf("interactive session record: %+v", ss[0])
+	}
+	rc, err := recording.Open(e.recDir, ss[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, events, err := recording.Parse(rc)
+	rc.Close()
+	if err != nil || h.Width != 100 || h.Height != 30 {
+		t.Fatalf("recording header %+v: %v", h, err)
+	}
+	var out, in strings.Builder
+	resized := false
+	for _, ev := range events {
+		switch ev.Kind {
+		case "o":
+			out.WriteString(ev.Data)
+		case "i":
+			in.WriteString(ev.Data)
+		case "r":
+			resized = resized || ev.Data == "132x43"
+		}
+	}
+	if !strings.Contains(out.String(), "calc-42") || !strings.Contains(out.String(), "43 132") {
+		t.Errorf("recorded output lacks what the operator saw: %q", out.String())
+	}
+	if !strings.Contains(in.String(), "echo calc-$((6*7))") || !strings.Contains(in.String(), "exit 5") {
+		t.Errorf("recorded input lacks what the operator typed: %q", in.String())
+	}
+	if !resized {
+		t.Errorf("the resize to 132x43 was not recorded")
 	}
 	logs, _, err := e.db.LoginLogs(context.Background(), mustQuery(t, store.LoginLogSchema, "username=alice&method=publickey&status=true"), "")
 	if err != nil || len(logs) < 2 {

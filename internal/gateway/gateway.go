@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/postern/postern/internal/gateway/sshproxy"
+	"github.com/postern/postern/internal/recording"
 )
 
 // Config tunes the gateway.
@@ -20,6 +21,8 @@ type Config struct {
 	HostKeys       []ssh.Signer
 	Logger         *slog.Logger
 	RecheckEvery   time.Duration // how often a live session re-checks its permission; default 2 s
+	RecordingsDir  string        // where session recordings are written; "" records nothing
+	RecordingMax   int64         // cap on one recording's size in bytes; 0: none
 	HandshakeLimit time.Duration // time allowed for SSH login; default 60 s
 }
 
@@ -352,12 +355,16 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	}
 	live := &liveSession{}
 	reason, success := "", true
+	var rec *recording.Recorder
 	defer func() {
-		by := ""
+		end := Ending{SessionID: c.SessionID, Success: success, Reason: reason}
 		if r, b := live.ended(); r != "" {
-			reason, success, by = r, false, b
+			end.Reason, end.Success, end.TerminatedBy = r, false, b
 		}
-		s.core.Finish(context.Background(), c.SessionID, success, reason, by)
+		if rec != nil {
+			end.Recorded = rec.Close() == nil
+		}
+		s.core.Finish(context.Background(), end)
 	}()
 
 	algos := hostKeyAlgos(s.core.PinnedKeyType(ctx, asset.ID, c.Address))
@@ -386,7 +393,24 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	s.track(c.SessionID, live)
 	defer s.untrack(c.SessionID)
 	go s.watch(sctx, live, user, asset, su)
-	res, err := sshproxy.Bridge(sctx, client, ch, reqs, setups, sshproxy.Hooks{})
+	var hooks sshproxy.Hooks
+	if s.cfg.RecordingsDir != "" {
+		h := recording.Header{Title: user.Username + " on " + asset.Name + " as " + su.Name, Env: map[string]string{"SHELL": "/bin/sh"}}
+		if t, cols, rows, ok := ptyOf(setups); ok {
+			h.Width, h.Height, h.Env["TERM"] = cols, rows, t
+		}
+		rec, err = recording.Start(s.cfg.RecordingsDir, c.SessionID, h, recording.Options{MaxBytes: s.cfg.RecordingMax,
+			OnError: func(err error) {
+				s.cfg.Logger.Error("recording failed; the session goes on unrecorded", "session", c.SessionID, "err", err)
+			}})
+		if err != nil {
+			// An audited session that cannot be recorded does not start.
+			reason, success = "recording unavailable: "+err.Error(), false
+			return errors.New("postern: the session cannot be recorded, so it is not started; tell an administrator")
+		}
+		hooks = sshproxy.Hooks{Output: rec.Output, Input: rec.Input, Resize: rec.Resize}
+	}
+	res, err := sshproxy.Bridge(sctx, client, ch, reqs, setups, hooks)
 	switch {
 	case err != nil:
 		reason, success = err.Error(), false
@@ -518,4 +542,18 @@ func fail(ch ssh.Channel, msg string, status uint32) {
 	fmt.Fprintf(ch.Stderr(), "%s\r\n", msg)
 	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
 	ch.Close()
+}
+
+// ptyOf finds the terminal type and size in a session's setup requests.
+func ptyOf(setups []sshproxy.Setup) (term string, cols, rows int, ok bool) {
+	for _, st := range setups {
+		if st.Type != "pty-req" {
+			continue
+		}
+		var p ptyReq
+		if ssh.Unmarshal(st.Payload, &p) == nil {
+			return p.Term, int(p.Cols), int(p.Rows), true
+		}
+	}
+	return "", 0, 0, false
 }

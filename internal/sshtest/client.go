@@ -105,9 +105,11 @@ func WithEnv(kv ...string) ClientOption {
 }
 
 // Client is a program, usually the real ssh client, running in a
-// pseudo-terminal of its own, as an operator's terminal would run it. Its
-// methods call t.Fatal on errors, so call them from the test's goroutine.
-// It is closed when the test ends.
+// pseudo-terminal of its own, as an operator's terminal would run it.
+// ssh reads passwords from that terminal: answer with
+// Expect("password:", 0) and SendLine(password). Its methods call t.Fatal
+// on errors, so call them from the test's goroutine. It is closed when the
+// test ends.
 type Client struct {
 	tb   testing.TB
 	name string

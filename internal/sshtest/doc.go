@@ -47,4 +47,23 @@
 // Invocation.Run run a client without a terminal, feeding a password
 // through SSH_ASKPASS. All of them pass BaseArgs, which keep the user's and
 // the machine's ssh configuration and known_hosts files out of the test.
+// ClientKey makes a key pair for key logins.
+//
+// A test of an interactive session, as root:
+//
+//	tg := sshtest.StartTarget(t)
+//	c := sshtest.SSH(t, tg.SSHArgs()...)
+//	c.Expect("password:", 0)
+//	c.SendLine(tg.Password)
+//	c.Expect(`\$ $`, 0)
+//	c.SendLine("echo hi-$((1+2))")
+//	c.Expect("hi-3", 0)
+//
+// and of a command, with a key, as anyone:
+//
+//	key, pub := sshtest.ClientKey(t)
+//	tg := sshtest.StartTarget(t, sshtest.WithAuthorizedKey(pub))
+//	out, code := sshtest.Exec(t, "", append([]string{"-i", key}, append(tg.SSHArgs(), "id -un")...)...)
+//
+// Tests may run in parallel, each with targets of its own.
 package sshtest

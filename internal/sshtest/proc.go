@@ -88,10 +88,14 @@ func descendants(pid int) []int {
 	return out
 }
 
-// killTree kills pid and every process under it. It stops the whole tree
-// first, so that no process can fork a child that escapes, then kills it.
-func killTree(pid int) {
-	_ = syscall.Kill(pid, syscall.SIGSTOP)
+// killTree kills root and every process under it. It stops the whole
+// tree first, so that no process can fork a child that escapes (nor reap
+// one, which keeps the pids found valid), then kills it.
+func killTree(root *os.Process) {
+	if root.Signal(syscall.SIGSTOP) != nil {
+		return // already gone
+	}
+	pid := root.Pid
 	stopped := map[int]bool{}
 	for range 50 {
 		fresh := false
@@ -109,7 +113,7 @@ func killTree(pid int) {
 	for d := range stopped {
 		_ = syscall.Kill(d, syscall.SIGKILL)
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	_ = root.Signal(syscall.SIGKILL)
 }
 
 // killUser kills every process of the user id and waits until none is

@@ -212,6 +212,23 @@ func TestWithShell(t *testing.T) {
 	}
 }
 
+func TestWithConfig(t *testing.T) {
+	t.Parallel()
+	priv, pub := sshtest.ClientKey(t)
+	tg := sshtest.StartTarget(t, sshtest.WithAuthorizedKey(pub),
+		sshtest.WithConfig("SetEnv SSHTEST_MARK=on", "PasswordAuthentication no"))
+	out, code := sshtest.Exec(t, "", append([]string{"-i", priv}, append(tg.SSHArgs(), `echo "$SSHTEST_MARK $HOME"`)...)...)
+	if want := "on " + tg.Home + "\n"; code != 0 || out != want {
+		t.Fatalf("got %q, exit %d; want %q", out, code, want)
+	}
+	if tg.Password != "" {
+		r := sshtest.Invocation{Args: append([]string{"-o", "PubkeyAuthentication=no"}, append(tg.SSHArgs(), "true")...), Password: tg.Password}.Run(t)
+		if r.ExitCode != 255 || !strings.Contains(r.Stderr, "Permission denied (publickey)") {
+			t.Fatalf("password login with PasswordAuthentication no: exit %d, stderr %q", r.ExitCode, r.Stderr)
+		}
+	}
+}
+
 func TestSFTPAndSCP(t *testing.T) {
 	t.Parallel()
 	priv, pub := sshtest.ClientKey(t)

@@ -59,7 +59,8 @@ func WithHostKeyType(typ string) Option {
 
 // WithConfig adds lines to the target's sshd_config. They come before the
 // package's own settings, so they override them (sshd keeps the first
-// value it reads for a keyword); Match blocks are not supported.
+// value it reads for a keyword); SetEnv lines are joined into one. Match
+// blocks are not supported.
 func WithConfig(lines ...string) Option {
 	return func(o *targetOptions) { o.config = append(o.config, lines...) }
 }
@@ -112,9 +113,9 @@ type Target struct {
 
 // sshdProc is one run of the sshd listener.
 type sshdProc struct {
-	pid  int
-	done chan struct{} // closed when the process has been waited for
-	err  error         // the result of Wait, once done is closed
+	process *os.Process
+	done    chan struct{} // closed when the process has been waited for
+	err     error         // the result of Wait, once done is closed
 }
 
 // userMu serializes useradd and userdel within the test binary.
@@ -163,7 +164,9 @@ func StartTarget(t testing.TB, opts ...Option) *Target {
 		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 			t.Fatalf("sshtest: %v", err)
 		}
+		start := time.Now()
 		tg.createUser()
+		tg.slow("creating the throwaway user", start)
 	} else {
 		tg.useCurrentUser()
 	}
@@ -177,13 +180,24 @@ func StartTarget(t testing.TB, opts ...Option) *Target {
 	tg.generateHostKey()
 
 	t.Cleanup(func() {
-		tg.Stop()
+		start := time.Now()
+		tg.stopGracefully()
+		tg.slow("stopping sshd", start)
 		if t.Failed() {
 			t.Logf("sshtest: log of sshd on %s:\n%s", tg.Addr, tg.Log())
 		}
 	})
+	start := time.Now()
 	tg.start(0)
+	tg.slow("starting sshd", start)
 	return tg
+}
+
+// slow logs how long a step took when it took long, to explain slow tests.
+func (tg *Target) slow(step string, start time.Time) {
+	if d := time.Since(start); d > 3*time.Second {
+		tg.tb.Logf("sshtest: %s took %v", step, d.Round(time.Millisecond))
+	}
 }
 
 // createUser creates the throwaway user, as root.
@@ -213,7 +227,11 @@ func (tg *Target) createUser() {
 	if err != nil {
 		t.Fatalf("sshtest: useradd %s: %v: %s", name, err, out)
 	}
-	t.Cleanup(func() { tg.deleteUser() })
+	t.Cleanup(func() {
+		start := time.Now()
+		tg.deleteUser()
+		tg.slow("removing the throwaway user", start)
+	})
 
 	chpasswd := exec.Command("chpasswd")
 	chpasswd.Stdin = strings.NewReader(name + ":" + password + "\n")
@@ -451,12 +469,24 @@ func versionSettings(hostKey string) []string {
 func (tg *Target) writeConfig(port int) {
 	var b strings.Builder
 	b.WriteString("# sshd_config written by sshtest for one test.\n")
+	// sshd takes only the first SetEnv line: join the caller's and ours.
+	var setEnv []string
+	if !tg.root {
+		setEnv = append(setEnv, "HOME="+tg.Home)
+	}
 	for _, line := range tg.opts.config {
+		if f := strings.Fields(line); len(f) > 0 && strings.EqualFold(f[0], "SetEnv") {
+			setEnv = append(setEnv, f[1:]...)
+			continue
+		}
 		b.WriteString(line + "\n")
+	}
+	if len(setEnv) > 0 {
+		b.WriteString("SetEnv " + strings.Join(setEnv, " ") + "\n")
 	}
 	pamAndPasswords := []string{"UsePAM yes", "PasswordAuthentication yes"}
 	if !tg.root {
-		pamAndPasswords = []string{"UsePAM no", "PasswordAuthentication no", "SetEnv HOME=" + tg.Home}
+		pamAndPasswords = []string{"UsePAM no", "PasswordAuthentication no"}
 	}
 	lines := []string{
 		fmt.Sprintf("ListenAddress 127.0.0.1:%d", port),
@@ -514,7 +544,7 @@ func (tg *Target) start(port int) {
 			tg.Addr = net.JoinHostPort(tg.Host, strconv.Itoa(p))
 			return
 		}
-		killTree(proc.pid)
+		killTree(proc.process)
 		<-proc.done
 		lastErr = err
 		if !strings.Contains(tg.log.From(logStart), "Address already in use") {
@@ -546,7 +576,7 @@ func (tg *Target) launch() *sshdProc {
 	if err := cmd.Start(); err != nil {
 		tg.tb.Fatalf("sshtest: %s: %v", SSHDPath, err)
 	}
-	p := &sshdProc{pid: cmd.Process.Pid, done: make(chan struct{})}
+	p := &sshdProc{process: cmd.Process, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -594,13 +624,28 @@ func (tg *Target) Stop() {
 	if p == nil {
 		return
 	}
-	killTree(p.pid)
+	killTree(p.process)
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
-		tg.tb.Errorf("sshtest: sshd (pid %d) did not exit after SIGKILL", p.pid)
+		tg.tb.Errorf("sshtest: sshd (pid %d) did not exit after SIGKILL", p.process.Pid)
 	}
 	_ = os.Remove(filepath.Join(tg.Dir, "sshd.pid"))
+}
+
+// stopGracefully gives the sessions whose clients the test closed a moment
+// to end on their own, so that sshd reaps its children, then stops sshd.
+func (tg *Target) stopGracefully() {
+	tg.mu.Lock()
+	p := tg.proc
+	tg.mu.Unlock()
+	if p != nil {
+		deadline := time.Now().Add(500 * time.Millisecond)
+		for len(descendants(p.process.Pid)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	tg.Stop()
 }
 
 // Restart stops sshd if it runs and starts it again on the same port with
