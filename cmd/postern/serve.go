@@ -31,6 +31,9 @@ func serve(args []string) error {
 	rate := fs.Float64("rate-limit", 50, "sustained API requests per second per user (bursts of 4x allowed)")
 	ipRate := fs.Float64("ip-rate-limit", 100, "sustained API requests per second per client address")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	idle := fs.Duration("idle-timeout", 30*time.Minute, "end an SSH session after this long without operator input (output does not count); 0 never")
+	maxSession := fs.Duration("max-session", 0, "end an SSH session after this long in all; 0 never")
+	recMax := fs.Int64("recording-max-bytes", 0, "cap on one session recording's size; 0 none")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -80,7 +83,8 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access, hub), gateway.Config{HostKeys: hostKeys, Logger: log, RecordingsDir: recDir})
+	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access, hub), gateway.Config{HostKeys: hostKeys, Logger: log, RecordingsDir: recDir,
+		IdleTimeout: *idle, MaxDuration: *maxSession, RecordingMax: *recMax})
 	sshLn, err := net.Listen("tcp", *sshAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *sshAddr, err)

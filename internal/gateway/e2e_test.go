@@ -52,6 +52,12 @@ var admin = audit.Actor{Username: "test-admin"}
 
 func newEnv(t *testing.T, opts ...sshtest.Option) *env {
 	t.Helper()
+	return newEnvWith(t, nil, opts...)
+}
+
+// newEnvWith is newEnv with a say in the gateway's configuration.
+func newEnvWith(t *testing.T, tune func(*gateway.Config), opts ...sshtest.Option) *env {
+	t.Helper()
 	sshtest.Require(t)
 	target := sshtest.StartTarget(t, opts...)
 	if target.Password == "" {
@@ -106,8 +112,12 @@ func newEnv(t *testing.T, opts ...sshtest.Option) *env {
 	}
 	e.hub = component.NewHub()
 	e.recDir = filepath.Join(dir, "recordings")
-	gw := gateway.New(component.NewLocal(db, id, inv, acc, e.hub), gateway.Config{HostKeys: keys, RecheckEvery: 200 * time.Millisecond, RecordingsDir: e.recDir,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	cfg := gateway.Config{HostKeys: keys, RecheckEvery: 200 * time.Millisecond, RecordingsDir: e.recDir,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if tune != nil {
+		tune(&cfg)
+	}
+	gw := gateway.New(component.NewLocal(db, id, inv, acc, e.hub), cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -450,5 +460,33 @@ func TestMenuSearchPickAndSystemUserChoice(t *testing.T) {
 	r := e.exec(t, alicePassword, "alice", "true")
 	if r.ExitCode != 1 || !strings.Contains(r.Stderr, "choose a target") {
 		t.Fatalf("no target, no pty: %+v", r)
+	}
+}
+
+func TestIdleTimeoutCountsOnlyInput(t *testing.T) {
+	e := newEnvWith(t, func(c *gateway.Config) { c.IdleTimeout = 2 * time.Second })
+	c := sshtest.SSH(t, "-tt", "-p", e.port, "alice@ops@web-01@127.0.0.1")
+	c.Expect(`(?i)password:`, 15*time.Second)
+	c.SendLine(alicePassword)
+	c.Expect(`\$ `, 15*time.Second)
+	// Typing keeps the session alive past the timeout...
+	for i := 0; i < 6; i++ {
+		time.Sleep(500 * time.Millisecond)
+		c.Send(" ")
+	}
+	c.SendLine("")
+	if c.Exited() {
+		t.Fatal("a session with regular input went idle")
+	}
+	// ...while output alone does not.
+	lastInput := time.Now()
+	c.SendLine("while true; do echo tick; sleep 0.2; done")
+	c.Expect(`no input for 2s; session ended`, 10*time.Second)
+	if idle := time.Since(lastInput); idle < 2*time.Second {
+		t.Fatalf("ended after %v without input, before the 2s timeout", idle)
+	}
+	c.WaitTimeout(5 * time.Second)
+	if ss := e.sessions(t); ss[0].Reason != "idle timeout" {
+		t.Fatalf("session record: %+v", ss[0])
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -23,6 +24,10 @@ type Config struct {
 	RecheckEvery   time.Duration // how often a live session re-checks its permission; default 2 s
 	RecordingsDir  string        // where session recordings are written; "" records nothing
 	RecordingMax   int64         // cap on one recording's size in bytes; 0: none
+	IdleTimeout    time.Duration // end a session after this long without operator input; 0: never
+	MaxDuration    time.Duration // end a session after this long in all; 0: never
+	KeepaliveEvery time.Duration // probe the operator's connection this often; default 30 s
+	KeepaliveMiss  int           // unanswered probes that drop it; default 3
 	HandshakeLimit time.Duration // time allowed for SSH login; default 60 s
 }
 
@@ -61,6 +66,12 @@ func New(core Core, cfg Config) *Server {
 	}
 	if cfg.HandshakeLimit <= 0 {
 		cfg.HandshakeLimit = 60 * time.Second
+	}
+	if cfg.KeepaliveEvery <= 0 {
+		cfg.KeepaliveEvery = 30 * time.Second
+	}
+	if cfg.KeepaliveMiss <= 0 {
+		cfg.KeepaliveMiss = 3
 	}
 	s := &Server{core: core, cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}, live: map[string]*liveSession{}}
 	sc := &ssh.ServerConfig{
@@ -233,6 +244,7 @@ func (s *Server) handle(nc net.Conn) {
 	}()
 
 	go ssh.DiscardRequests(reqs)
+	go s.keepalive(ctx, conn)
 	var wg sync.WaitGroup
 	for nch := range chans {
 		if nch.ChannelType() != "session" {
@@ -247,6 +259,42 @@ func (s *Server) handle(nc net.Conn) {
 	}
 	cancel()
 	wg.Wait()
+}
+
+// keepalive drops an operator whose connection died silently (a laptop
+// closed, a NAT entry expired), so the session ends and is recorded as
+// ended instead of staying "online".
+func (s *Server) keepalive(ctx context.Context, conn *ssh.ServerConn) {
+	t := time.NewTicker(s.cfg.KeepaliveEvery)
+	defer t.Stop()
+	missed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			reply := make(chan error, 1)
+			go func() {
+				_, _, err := conn.SendRequest("keepalive@openssh.com", true, nil)
+				reply <- err
+			}()
+			select {
+			case err := <-reply:
+				if err != nil {
+					return
+				}
+				missed = 0
+			case <-time.After(s.cfg.KeepaliveEvery):
+				if missed++; missed >= s.cfg.KeepaliveMiss {
+					s.cfg.Logger.Info("operator connection lost", "user", conn.User(), "remote", conn.RemoteAddr().String())
+					conn.Close()
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 // finishLogin turns the accepted authentication into a user, logging a
@@ -389,7 +437,8 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	live.stop, live.ch = stop, ch
+	live.stop, live.ch, live.start = stop, ch, time.Now()
+	live.input()
 	s.track(c.SessionID, live)
 	defer s.untrack(c.SessionID)
 	go s.watch(sctx, live, user, asset, su)
@@ -408,7 +457,9 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 			reason, success = "recording unavailable: "+err.Error(), false
 			return errors.New("postern: the session cannot be recorded, so it is not started; tell an administrator")
 		}
-		hooks = sshproxy.Hooks{Output: rec.Output, Input: rec.Input, Resize: rec.Resize}
+		hooks = sshproxy.Hooks{Output: rec.Output, Input: func(p []byte) { live.input(); rec.Input(p) }, Resize: rec.Resize}
+	} else {
+		hooks.Input = func([]byte) { live.input() }
 	}
 	res, err := sshproxy.Bridge(sctx, client, ch, reqs, setups, hooks)
 	switch {
@@ -430,7 +481,13 @@ type liveSession struct {
 	stop       context.CancelFunc
 	ch         ssh.Channel
 	reason, by string
+	start      time.Time
+	lastInput  atomic.Int64 // unix nanoseconds of the operator's last keystroke
 }
+
+// input notes operator activity: only input keeps a session from going
+// idle, since a program printing output is no sign that anyone is there.
+func (l *liveSession) input() { l.lastInput.Store(time.Now().UnixNano()) }
 
 // end stops the session once, telling the operator why.
 func (l *liveSession) end(reason, by, message string) bool {
@@ -490,6 +547,15 @@ func (s *Server) watch(ctx context.Context, l *liveSession, user User, asset Ass
 		case <-t.C:
 			if !s.core.Allowed(ctx, user.ID, asset.ID, su.ID) {
 				l.end("permission expired or revoked", "", "your permission for "+asset.Name+" expired or was revoked; session ended")
+				return
+			}
+			now := time.Now()
+			if idle := s.cfg.IdleTimeout; idle > 0 && now.Sub(time.Unix(0, l.lastInput.Load())) >= idle {
+				l.end("idle timeout", "", fmt.Sprintf("no input for %v; session ended", idle))
+				return
+			}
+			if limit := s.cfg.MaxDuration; limit > 0 && now.Sub(l.start) >= limit {
+				l.end("maximum session duration reached", "", fmt.Sprintf("sessions may last at most %v; session ended", limit))
 				return
 			}
 		}
