@@ -105,13 +105,40 @@ func (l *Local) usable(ctx context.Context, userID string) bool {
 }
 
 // Assets implements gateway.Core.
-func (l *Local) Assets(ctx context.Context, userID, search string, offset, limit int) ([]gateway.Asset, int, error) {
+func (l *Local) Assets(ctx context.Context, userID string, q gateway.AssetQuery) ([]gateway.Asset, int, error) {
 	if !l.usable(ctx, userID) {
 		return nil, 0, nil
 	}
-	grants, total := l.access.Engine().Assets(userID, l.now(), access.AssetQuery{Search: search, Offset: offset, Limit: limit})
+	grants, total := l.access.Engine().Assets(userID, l.now(), access.AssetQuery{Search: q.Search, Node: q.Node, Offset: q.Offset, Limit: q.Limit})
 	out, err := l.describe(ctx, grants)
 	return out, total, err
+}
+
+// Nodes implements gateway.Core.
+func (l *Local) Nodes(ctx context.Context, userID string) ([]gateway.Node, error) {
+	if !l.usable(ctx, userID) {
+		return nil, nil
+	}
+	counts := l.access.Engine().Nodes(userID, l.now())
+	ids := make([]string, len(counts))
+	for i, c := range counts {
+		ids[i] = c.ID
+	}
+	names, err := l.db.NodeNames(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	parents, err := l.db.NodeParents(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gateway.Node, 0, len(counts))
+	for _, c := range counts {
+		if name, ok := names[c.ID]; ok {
+			out = append(out, gateway.Node{ID: c.ID, Name: name, Parent: parents[c.ID], Assets: c.Assets})
+		}
+	}
+	return out, nil
 }
 
 // describe turns engine grants into gateway assets with names and ports.

@@ -38,6 +38,20 @@ type Asset struct {
 	SystemUsers  []SystemUser
 }
 
+// AssetQuery narrows an asset listing.
+type AssetQuery struct {
+	Search        string // substring of name or address
+	Node          string // only assets in this node's subtree
+	Offset, Limit int
+}
+
+// Node is a folder of the asset tree, with how many reachable assets its
+// subtree holds.
+type Node struct {
+	ID, Name, Parent string
+	Assets           int
+}
+
 // Credential is what logs in to the target. It is never logged and never
 // kept after the connection is made.
 type Credential struct {
@@ -76,7 +90,10 @@ type Core interface {
 	// LoginOTP checks the one-time code of a user who passed the first step.
 	LoginOTP(ctx context.Context, u User, code, remoteAddr string) error
 	// Assets lists what the user may reach now, ordered by name.
-	Assets(ctx context.Context, userID, search string, offset, limit int) ([]Asset, int, error)
+	Assets(ctx context.Context, userID string, q AssetQuery) ([]Asset, int, error)
+	// Nodes lists the nodes holding assets the user may reach, with their
+	// ancestors, so the menu can show a tree.
+	Nodes(ctx context.Context, userID string) ([]Node, error)
 	// FindAsset returns one reachable asset by exact name (or address, when
 	// that is unambiguous).
 	FindAsset(ctx context.Context, userID, name string) (Asset, error)

@@ -414,9 +414,15 @@ func TestMenuSearchPickAndSystemUserChoice(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	// A second asset, named in Chinese, on the same target with two system users.
+	nodeName := "生产"
+	node, err := e.inv.CreateNode(ctx, admin, inventory.NodeFields{Name: &nodeName})
+	if err != nil {
+		t.Fatal(err)
+	}
 	aname, ip, plat := "数据库-01", e.target.Host, "2"
 	protos := []store.Protocol{{Name: "ssh", Port: e.target.Port}}
-	as, err := e.inv.CreateAssets(ctx, admin, []inventory.AssetFields{{Name: &aname, IP: &ip, Platform: &plat, Protocols: &protos}})
+	nodes := []string{node.ID}
+	as, err := e.inv.CreateAssets(ctx, admin, []inventory.AssetFields{{Name: &aname, IP: &ip, Platform: &plat, Protocols: &protos, Nodes: &nodes}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,6 +445,17 @@ func TestMenuSearchPickAndSystemUserChoice(t *testing.T) {
 	if !strings.Contains(out, "web-01") || !strings.Contains(out, "数据库-01") || !strings.Contains(out, "backup") {
 		t.Fatalf("menu listing:\n%s", out)
 	}
+	c.SendLine("g")
+	tree := c.Expect(`Node> `, 5*time.Second)
+	if !strings.Contains(tree, "1  Default (2)") || !strings.Contains(tree, "2    生产 (1)") {
+		t.Fatalf("node tree:\n%s", tree)
+	}
+	c.SendLine("2")
+	c.Expect(`1 assets in 生产, page 1/1`, 5*time.Second)
+	c.SendLine("g")
+	c.Expect(`Node> `, 5*time.Second)
+	c.SendLine("0")
+	c.Expect(`2 assets, page 1/1`, 5*time.Second)
 	c.SendLine("数据库")
 	c.Expect(`1 assets matching "数据库"`, 5*time.Second)
 	c.SendLine("1")

@@ -28,6 +28,7 @@ type menu struct {
 	env   [][]byte // env request payloads, replayed to the target
 	reqs  *reqRouter
 	query string
+	node  Node // the node browsed into; zero for all assets
 	page  int
 	shown []Asset
 	total int
@@ -87,6 +88,7 @@ func (r *reqRouter) handOff() <-chan *ssh.Request {
 const menuHelp = `  NUMBER       connect to that asset
   TEXT         search assets by name or address (an empty line shows all)
   n / p        next / previous page
+  g            browse the asset tree: pick a node to list only its assets
   r            refresh
   h            this help
   q            quit
@@ -146,6 +148,10 @@ func (s *Server) runMenu(ctx context.Context, conn *ssh.ServerConn, user User, c
 		case "r":
 			m.list()
 			continue
+		case "g":
+			m.browse()
+			m.list()
+			continue
 		}
 		if n, err := strconv.Atoi(line); err == nil {
 			sizeMu.Lock()
@@ -177,7 +183,7 @@ func (m *menu) pageSize() int {
 
 func (m *menu) list() {
 	size := m.pageSize()
-	assets, total, err := m.s.core.Assets(m.ctx, m.user.ID, m.query, m.page*size, size)
+	assets, total, err := m.s.core.Assets(m.ctx, m.user.ID, AssetQuery{Search: m.query, Node: m.node.ID, Offset: m.page * size, Limit: size})
 	if err != nil {
 		m.printf("  postern: cannot list assets right now\n")
 		return
@@ -193,6 +199,9 @@ func (m *menu) list() {
 	}
 	pages := (total + size - 1) / size
 	head := fmt.Sprintf("  %d assets", total)
+	if m.node.ID != "" {
+		head += " in " + clean(m.node.Name)
+	}
 	if m.query != "" {
 		head += fmt.Sprintf(" matching %q", m.query)
 	}
@@ -209,6 +218,60 @@ func (m *menu) list() {
 			names[j] = su.Name
 		}
 		m.printf("  %4d  %s  %s  %s\n", m.page*size+i+1, pad(a.Name, nameW), pad(a.IP, ipW), clean(strings.Join(names, ", ")))
+	}
+}
+
+// browse shows the nodes holding the user's assets as a numbered tree and
+// lets them narrow the listing to one node's subtree.
+func (m *menu) browse() {
+	nodes, err := m.s.core.Nodes(m.ctx, m.user.ID)
+	if err != nil || len(nodes) == 0 {
+		m.printf("  No nodes to browse.\n")
+		return
+	}
+	known := make(map[string]bool, len(nodes))
+	children := make(map[string][]Node)
+	for _, n := range nodes {
+		known[n.ID] = true
+	}
+	var roots []Node
+	for _, n := range nodes {
+		if known[n.Parent] {
+			children[n.Parent] = append(children[n.Parent], n)
+		} else {
+			roots = append(roots, n)
+		}
+	}
+	var order []Node
+	var walk func(n Node, depth int)
+	walk = func(n Node, depth int) {
+		if depth > 64 {
+			return
+		}
+		order = append(order, n)
+		m.printf("  %4d  %s%s (%d)\n", len(order), strings.Repeat("  ", depth), clean(n.Name), n.Assets)
+		for _, c := range children[n.ID] {
+			walk(c, depth+1)
+		}
+	}
+	m.printf("     0  all assets\n")
+	for _, r := range roots {
+		walk(r, 0)
+	}
+	m.t.SetPrompt("Node> ")
+	line, err := m.t.ReadLine()
+	m.t.SetPrompt("Opt> ")
+	if err != nil {
+		return
+	}
+	k, err := strconv.Atoi(strings.TrimSpace(line))
+	switch {
+	case err != nil || k < 0 || k > len(order):
+		m.printf("  Unchanged.\n")
+	case k == 0:
+		m.node, m.page = Node{}, 0
+	default:
+		m.node, m.page = order[k-1], 0
 	}
 }
 

@@ -527,3 +527,16 @@ func (db *DB) SystemUserNames(ctx context.Context, ids []string) (map[string]str
 func (db *DB) AssetByName(ctx context.Context, name string) (Asset, error) {
 	return db.assetWhere(ctx, "a.name = ?", name)
 }
+
+// NodeParents maps node ids to their parents' ids ("" for the root).
+func (db *DB) NodeParents(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	err := inChunks(ctx, db, "SELECT id, parent_id FROM nodes WHERE id IN (?)", ids, func(r *sql.Rows) error {
+		var id string
+		var parent sql.NullString
+		err := r.Scan(&id, &parent)
+		out[id] = parent.String
+		return err
+	})
+	return out, err
+}
