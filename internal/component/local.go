@@ -88,6 +88,11 @@ func (l *Local) LoginKey(ctx context.Context, username string, key ssh.PublicKey
 	return gwUser(u), nil
 }
 
+// LoginRefused implements gateway.Core.
+func (l *Local) LoginRefused(ctx context.Context, username, method, remoteAddr, reason string) {
+	l.identity.LogFailure(ctx, username, "ssh", method, remoteAddr, reason)
+}
+
 // LoginOTP implements gateway.Core.
 func (l *Local) LoginOTP(ctx context.Context, gu gateway.User, code, remoteAddr string) error {
 	u, err := l.db.User(ctx, gu.ID)

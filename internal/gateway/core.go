@@ -87,6 +87,9 @@ type Core interface {
 	// LoginKey completes a public-key login whose signature the SSH layer
 	// verified: it checks the account is usable and logs the login.
 	LoginKey(ctx context.Context, username string, key ssh.PublicKey, remoteAddr string) (User, error)
+	// LoginRefused logs a login that failed without reaching a method that
+	// logs itself: a client whose offered public keys were all unknown.
+	LoginRefused(ctx context.Context, username, method, remoteAddr, reason string)
 	// LoginOTP checks the one-time code of a user who passed the first step.
 	LoginOTP(ctx context.Context, u User, code, remoteAddr string) error
 	// Assets lists what the user may reach now, ordered by name.

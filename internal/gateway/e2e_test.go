@@ -256,6 +256,15 @@ func TestLoginRefusals(t *testing.T) {
 	if len(logs) == 0 || logs[0].IP != "127.0.0.1" || logs[0].Reason != "wrong password" {
 		t.Fatalf("failed ssh login not logged with reason and IP: %+v", logs)
 	}
+	stranger, _ := sshtest.ClientKey(t)
+	r = sshtest.Invocation{Args: []string{"-i", stranger, "-p", e.port, "alice@ops@web-01@127.0.0.1", "true"}}.Run(t)
+	if r.ExitCode != 255 {
+		t.Fatalf("unknown key: %+v", r)
+	}
+	logs, _, _ = e.db.LoginLogs(context.Background(), mustQuery(t, store.LoginLogSchema, "username=alice&method=publickey&status=false"), "")
+	if len(logs) != 1 || logs[0].Reason != "no registered public key offered" {
+		t.Fatalf("refused key login not logged once: %+v", logs)
+	}
 	// No permission: the same answer as an asset that does not exist.
 	for _, login := range []string{"alice@ops@db-99", "alice@nobody@web-01"} {
 		r = e.exec(t, alicePassword, login, "true")
@@ -506,4 +515,21 @@ func TestIdleTimeoutCountsOnlyInput(t *testing.T) {
 	if ss := e.sessions(t); ss[0].Reason != "idle timeout" {
 		t.Fatalf("session record: %+v", ss[0])
 	}
+}
+
+func TestExpiryEndsLiveSession(t *testing.T) {
+	e := newEnv(t)
+	soon := time.Now().Add(3 * time.Second)
+	if _, err := e.acc.UpdatePermission(context.Background(), admin, e.perm.ID, access.PermissionFields{DateExpired: &soon}); err != nil {
+		t.Fatal(err)
+	}
+	c := sshtest.SSH(t, "-tt", "-p", e.port, "alice@ops@web-01@127.0.0.1")
+	c.Expect(`(?i)password:`, 15*time.Second)
+	c.SendLine(alicePassword)
+	c.Expect(`\$ `, 15*time.Second)
+	c.Expect(`expired or was revoked`, 10*time.Second)
+	if late := time.Since(soon); late < 0 || late > 3*time.Second {
+		t.Fatalf("session ended %v after the permission expired", late)
+	}
+	c.WaitTimeout(5 * time.Second)
 }

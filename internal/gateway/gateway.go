@@ -88,13 +88,7 @@ func New(core Core, cfg Config) *Server {
 	return s
 }
 
-func remote(c ssh.ConnMetadata) string {
-	host, _, err := net.SplitHostPort(c.RemoteAddr().String())
-	if err != nil {
-		return c.RemoteAddr().String()
-	}
-	return host
-}
+func remote(c ssh.ConnMetadata) string { return hostOf(c.RemoteAddr()) }
 
 func loginUser(c ssh.ConnMetadata) (Login, error) {
 	return ParseLogin(c.User())
@@ -215,9 +209,19 @@ func (s *Server) Close() error {
 
 func (s *Server) handle(nc net.Conn) {
 	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeLimit))
-	conn, chans, reqs, err := ssh.NewServerConn(nc, s.ssh)
+	var tried authTrail
+	cfg := *s.ssh
+	cfg.AuthLogCallback = tried.note
+	conn, chans, reqs, err := ssh.NewServerConn(nc, &cfg)
 	if err != nil {
-		nc.Close()
+		defer nc.Close() // after the log row, so it exists when the client sees the end
+		if tried.keysOnly() {
+			// Password and one-time-code failures log themselves; a
+			// client that only offered unknown keys is logged here, once.
+			if l, perr := ParseLogin(tried.user); perr == nil {
+				s.core.LoginRefused(context.Background(), l.User, "publickey", hostOf(nc.RemoteAddr()), "no registered public key offered")
+			}
+		}
 		return
 	}
 	nc.SetDeadline(time.Time{})
@@ -622,4 +626,38 @@ func ptyOf(setups []sshproxy.Setup) (term string, cols, rows int, ok bool) {
 		}
 	}
 	return "", 0, 0, false
+}
+
+// authTrail remembers which methods a client tried during one handshake.
+type authTrail struct {
+	mu       sync.Mutex
+	user     string
+	publick  bool
+	password bool
+}
+
+func (a *authTrail) note(c ssh.ConnMetadata, method string, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.user = c.User()
+	switch method {
+	case "publickey":
+		a.publick = true
+	case "password", "keyboard-interactive":
+		a.password = true
+	}
+}
+
+func (a *authTrail) keysOnly() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.publick && !a.password && a.user != ""
+}
+
+func hostOf(addr net.Addr) string {
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	return host
 }

@@ -228,6 +228,17 @@ func (s *Service) CheckOTP(ctx context.Context, u store.User, code, ip string) e
 	return err
 }
 
+// LogFailure records a failed login that Login did not see, such as an
+// SSH client whose offered keys were all unknown. It does not count
+// towards the lockout: clients offer every key they hold.
+func (s *Service) LogFailure(ctx context.Context, username, typ, method, ip, reason string) {
+	l := store.LoginLog{Username: username, Type: typ, Method: method, IP: ip, Reason: reason, Datetime: s.now()}
+	if u, err := s.db.UserByUsername(ctx, username); err == nil {
+		l.UserID = u.ID
+	}
+	_ = s.db.AddLoginLog(ctx, &l)
+}
+
 // Usable reports why a known user may not act now ("" when they may):
 // disabled, expired or locked. Token and session checks use it so that
 // disabling a user cuts off what they already hold.
