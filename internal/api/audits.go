@@ -68,6 +68,41 @@ func sessionOut(s store.Session) SessionOut {
 		HasReplay: s.HasReplay, Reason: s.Reason, TerminatedBy: s.TerminatedBy}
 }
 
+// CommandOut is one command run in a session.
+type CommandOut struct {
+	ID           int64   `json:"id"`
+	Session      string  `json:"session"`
+	User         string  `json:"user"`
+	UserID       string  `json:"user_id"`
+	Asset        string  `json:"asset"`
+	AssetID      string  `json:"asset_id"`
+	SystemUser   string  `json:"system_user"`
+	SystemUserID string  `json:"system_user_id"`
+	Input        string  `json:"input"`
+	Output       string  `json:"output"`
+	RiskLevel    int     `json:"risk_level"`
+	Action       string  `json:"action"`
+	Timestamp    *string `json:"timestamp"`
+}
+
+// FTPLogOut is one file operation through the gateway.
+type FTPLogOut struct {
+	ID         int64   `json:"id"`
+	Session    string  `json:"session"`
+	User       string  `json:"user"`
+	Asset      string  `json:"asset"`
+	SystemUser string  `json:"system_user"`
+	RemoteAddr string  `json:"remote_addr"`
+	Operation  string  `json:"operation"`
+	Path       string  `json:"path"`
+	Path2      string  `json:"path2"`
+	Size       int64   `json:"size"`
+	SHA256     string  `json:"sha256"`
+	IsSuccess  bool    `json:"is_success"`
+	Reason     string  `json:"reason"`
+	Datetime   *string `json:"datetime"`
+}
+
 // Health is the answer of /api/health/.
 type Health struct {
 	Status   string `json:"status"`
@@ -181,6 +216,46 @@ func (s *Server) registerAudit() {
 				return nil, err
 			}
 			return sessionOut(ss), nil
+		}})
+	s.add(&Route{Method: "GET", Path: "/api/v2/terminal/commands/", Tag: "terminal", Roles: anyone,
+		Summary: "Commands run in sessions, searchable by text, session, user, asset, risk and time (a user sees only their own)",
+		Reply:   CommandOut{}, List: store.CommandSchema,
+		Handle: func(c *call) (any, error) {
+			q, err := c.query()
+			if err != nil {
+				return nil, err
+			}
+			owner := ""
+			if roleBit(c.user.Role)&auditReaders == 0 {
+				owner = c.user.ID
+			}
+			cs, n, err := s.db.Commands(c.ctx(), q, owner)
+			out := make([]CommandOut, len(cs))
+			for i, x := range cs {
+				out[i] = CommandOut{x.ID, x.SessionID, x.Username, x.UserID, x.Asset, x.AssetID, x.SystemUser, x.SystemUserID,
+					x.Input, x.Output, x.RiskLevel, x.Action, outTime(x.Timestamp)}
+			}
+			return c.page(q, n, out), err
+		}})
+	s.add(&Route{Method: "GET", Path: "/api/v2/audits/ftp-logs/", Tag: "audits", Roles: anyone,
+		Summary: "File operations through the gateway (upload, download, delete, ...) with size and SHA-256 (a user sees only their own)",
+		Reply:   FTPLogOut{}, List: store.FTPLogSchema,
+		Handle: func(c *call) (any, error) {
+			q, err := c.query()
+			if err != nil {
+				return nil, err
+			}
+			owner := ""
+			if roleBit(c.user.Role)&auditReaders == 0 {
+				owner = c.user.ID
+			}
+			fs, n, err := s.db.FTPLogs(c.ctx(), q, owner)
+			out := make([]FTPLogOut, len(fs))
+			for i, f := range fs {
+				out[i] = FTPLogOut{f.ID, f.SessionID, f.Username, f.Asset, f.SystemUser, f.RemoteAddr, f.Operation, f.Path, f.Path2,
+					f.Size, f.SHA256, f.IsSuccess, f.Reason, outTime(f.Datetime)}
+			}
+			return c.page(q, n, out), err
 		}})
 	s.add(&Route{Method: "GET", Path: "/api/health/", Tag: "system", Public: true,
 		Summary: "Liveness and database reachability", Reply: Health{},
