@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/postern/postern/internal/access"
+	"github.com/postern/postern/internal/cmdfilter"
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/inventory"
 	"github.com/postern/postern/internal/store"
@@ -59,6 +60,7 @@ type core struct {
 	identity  *identity.Service
 	inventory *inventory.Service
 	access    *access.Service
+	filters   *cmdfilter.Service
 }
 
 func (c *core) Close() { c.db.Close() }
@@ -105,7 +107,12 @@ func open(ctx context.Context, c common) (*core, error) {
 		db.Close()
 		return nil, err
 	}
-	return &core{db: db, vault: v, identity: id, inventory: inv, access: acc}, nil
+	filters, err := cmdfilter.New(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load command filters: %w", err)
+	}
+	return &core{db: db, vault: v, identity: id, inventory: inv, access: acc, filters: filters}, nil
 }
 
 func masterKey(dataDir string) ([]byte, error) {

@@ -67,7 +67,7 @@ func serve(args []string) error {
 
 	hub := component.NewHub()
 	srv := api.New(k.db, k.identity, k.inventory, k.access, api.Config{
-		Version: version, Logger: log, TrustProxy: *trustProxy, Sessions: hub, RecordingsDir: filepath.Join(c.dataDir, "recordings"),
+		Version: version, Logger: log, TrustProxy: *trustProxy, Sessions: hub, RecordingsDir: filepath.Join(c.dataDir, "recordings"), CommandFilters: k.filters,
 		RatePerUser: *rate, BurstPerUser: int(4 * *rate), RatePerIP: *ipRate, BurstPerIP: int(4 * *ipRate),
 	})
 	if n, err := k.db.CloseOpenSessions(ctx, time.Now(), "postern stopped while the session was open"); err != nil {

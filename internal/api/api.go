@@ -24,6 +24,7 @@ import (
 
 	"github.com/postern/postern/internal/access"
 	"github.com/postern/postern/internal/audit"
+	"github.com/postern/postern/internal/cmdfilter"
 	"github.com/postern/postern/internal/fault"
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/inventory"
@@ -33,16 +34,17 @@ import (
 
 // Config holds the API's limits.
 type Config struct {
-	MaxBody       int64   // request body cap in bytes; default 32 MiB
-	RatePerUser   float64 // sustained requests per second per principal; default 50
-	BurstPerUser  int     // default 200
-	RatePerIP     float64 // sustained requests per second per client address; default 100
-	BurstPerIP    int     // default 400
-	TrustProxy    bool    // take the client address from X-Forwarded-For
-	Version       string
-	Logger        *slog.Logger
-	Sessions      SessionControl // reaches live sessions on the gateways; nil: none
-	RecordingsDir string         // where session recordings are kept
+	MaxBody        int64   // request body cap in bytes; default 32 MiB
+	RatePerUser    float64 // sustained requests per second per principal; default 50
+	BurstPerUser   int     // default 200
+	RatePerIP      float64 // sustained requests per second per client address; default 100
+	BurstPerIP     int     // default 400
+	TrustProxy     bool    // take the client address from X-Forwarded-For
+	Version        string
+	Logger         *slog.Logger
+	Sessions       SessionControl     // reaches live sessions on the gateways; nil: none
+	RecordingsDir  string             // where session recordings are kept
+	CommandFilters *cmdfilter.Service // command groups and filters; nil: not served
 }
 
 // SessionControl is how the API reaches live sessions held by gateways.

@@ -273,6 +273,7 @@ func (s *Server) register() {
 	s.registerInventory()
 	s.registerPerms()
 	s.registerAudit()
+	s.registerACLs()
 	s.registerDocs()
 	s.mux.Handle("GET /metrics", s.metrics)
 }

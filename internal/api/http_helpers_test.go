@@ -21,6 +21,7 @@ import (
 
 	"github.com/postern/postern/internal/access"
 	"github.com/postern/postern/internal/api"
+	"github.com/postern/postern/internal/cmdfilter"
 	"github.com/postern/postern/internal/identity"
 	"github.com/postern/postern/internal/inventory"
 	"github.com/postern/postern/internal/store"
@@ -101,6 +102,11 @@ func openHTTPEnv(t testing.TB, idCfg identity.Config, cfg api.Config) *httpEnv {
 	}
 	if cfg.Version == "" {
 		cfg.Version = "test"
+	}
+	if cfg.CommandFilters == nil {
+		if cfg.CommandFilters, err = cmdfilter.New(ctx, db); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s := api.New(db, id, inv, acc, cfg)
 	srv := httptest.NewServer(s)

@@ -110,7 +110,7 @@ func existing(ctx context.Context, qr querier, table string, ids []string) (map[
 // "platforms"), in their given order.
 func (db *DB) Missing(ctx context.Context, kind string, ids []string) ([]string, error) {
 	switch kind {
-	case "users", "user_groups", "assets", "nodes", "system_users", "platforms", "asset_permissions":
+	case "users", "user_groups", "assets", "nodes", "system_users", "platforms", "asset_permissions", "command_groups":
 	default:
 		panic("store: unknown kind " + kind)
 	}

@@ -1,0 +1,247 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/postern/postern/internal/cmdfilter"
+	"github.com/postern/postern/internal/fault"
+	"github.com/postern/postern/internal/store"
+)
+
+// CommandGroupOut is a command group as the API shows it.
+type CommandGroupOut struct {
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Type        string  `json:"type"`
+	Content     string  `json:"content"`
+	IgnoreCase  bool    `json:"ignore_case"`
+	Comment     string  `json:"comment"`
+	CreatedBy   string  `json:"created_by"`
+	DateCreated *string `json:"date_created"`
+}
+
+// CommandGroupIn is the body of command group create and update requests.
+type CommandGroupIn struct {
+	Name       *string `json:"name"`
+	Type       *string `json:"type"`
+	Content    *string `json:"content"`
+	IgnoreCase *bool   `json:"ignore_case"`
+	Comment    *string `json:"comment"`
+}
+
+// CommandFilterOut is a command filter as the API shows it.
+type CommandFilterOut struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name"`
+	Priority      int       `json:"priority"`
+	Action        string    `json:"action"`
+	IsActive      bool      `json:"is_active"`
+	Users         []NameRef `json:"users"`
+	UserGroups    []NameRef `json:"user_groups"`
+	Assets        []NameRef `json:"assets"`
+	SystemUsers   []NameRef `json:"system_users"`
+	CommandGroups []NameRef `json:"command_groups"`
+	Comment       string    `json:"comment"`
+	CreatedBy     string    `json:"created_by"`
+	DateCreated   *string   `json:"date_created"`
+}
+
+// CommandFilterIn is the body of command filter create and update requests.
+type CommandFilterIn struct {
+	Name          *string `json:"name"`
+	Priority      *int    `json:"priority"`
+	Action        *string `json:"action"`
+	IsActive      *bool   `json:"is_active"`
+	Users         *[]Ref  `json:"users"`
+	UserGroups    *[]Ref  `json:"user_groups"`
+	Assets        *[]Ref  `json:"assets"`
+	SystemUsers   *[]Ref  `json:"system_users"`
+	CommandGroups *[]Ref  `json:"command_groups"`
+	Comment       *string `json:"comment"`
+}
+
+func groupOutOf(g store.CommandGroup) CommandGroupOut {
+	return CommandGroupOut{g.ID, g.Name, g.Type, g.Content, g.IgnoreCase, g.Comment, g.CreatedBy, outTime(g.DateCreated)}
+}
+
+func (s *Server) filterOut(c *call, f store.CommandFilter) (CommandFilterOut, error) {
+	ctx := c.ctx()
+	refs := func(ids []string, lookup func() (map[string]string, error)) ([]NameRef, error) {
+		names, err := lookup()
+		out := make([]NameRef, 0, len(ids))
+		for _, id := range ids {
+			out = append(out, NameRef{ID: id, Name: names[id]})
+		}
+		return out, err
+	}
+	o := CommandFilterOut{ID: f.ID, Name: f.Name, Priority: f.Priority, Action: f.Action, IsActive: f.IsActive, Comment: f.Comment,
+		CreatedBy: f.CreatedBy, DateCreated: outTime(f.DateCreated)}
+	var err error
+	for _, r := range []struct {
+		out    *[]NameRef
+		ids    []string
+		lookup func() (map[string]string, error)
+	}{
+		{&o.Users, f.Users, func() (map[string]string, error) { return s.db.Usernames(ctx, f.Users) }},
+		{&o.UserGroups, f.UserGroups, func() (map[string]string, error) { return s.db.GroupNames(ctx, f.UserGroups) }},
+		{&o.Assets, f.Assets, func() (map[string]string, error) { return s.db.AssetNamesByID(ctx, f.Assets) }},
+		{&o.SystemUsers, f.SystemUsers, func() (map[string]string, error) { return s.db.SystemUserNames(ctx, f.SystemUsers) }},
+		{&o.CommandGroups, f.CommandGroups, func() (map[string]string, error) { return s.db.CommandGroupNames(ctx, f.CommandGroups) }},
+	} {
+		if *r.out, err = refs(r.ids, r.lookup); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+func (in *CommandFilterIn) fields() cmdfilter.FilterFields {
+	return cmdfilter.FilterFields{Name: in.Name, Action: in.Action, Comment: in.Comment, Priority: in.Priority, IsActive: in.IsActive,
+		Users: ids(in.Users), UserGroups: ids(in.UserGroups), Assets: ids(in.Assets), SystemUsers: ids(in.SystemUsers), CommandGroups: ids(in.CommandGroups)}
+}
+
+func (in *CommandGroupIn) fields() cmdfilter.GroupFields {
+	return cmdfilter.GroupFields{Name: in.Name, Type: in.Type, Content: in.Content, Comment: in.Comment, IgnoreCase: in.IgnoreCase}
+}
+
+func (s *Server) filters() (*cmdfilter.Service, error) {
+	if s.cfg.CommandFilters == nil {
+		return nil, fault.Errorf(fault.NotFound, "", "command filtering is not enabled on this server")
+	}
+	return s.cfg.CommandFilters, nil
+}
+
+func (s *Server) registerACLs() {
+	s.add(&Route{Method: "GET", Path: "/api/v2/acls/command-groups/", Tag: "acls", Roles: adminOnly,
+		Summary: "List command groups", Reply: CommandGroupOut{}, List: store.CommandGroupSchema,
+		Handle: func(c *call) (any, error) {
+			q, err := c.query()
+			if err != nil {
+				return nil, err
+			}
+			gs, n, err := s.db.CommandGroups(c.ctx(), q)
+			out := make([]CommandGroupOut, len(gs))
+			for i := range gs {
+				out[i] = groupOutOf(gs[i])
+			}
+			return c.page(q, n, out), err
+		}})
+	s.add(&Route{Method: "POST", Path: "/api/v2/acls/command-groups/", Tag: "acls", Roles: adminOnly,
+		Summary: "Create a command group: type command (whole-word commands) or regex, one per line in content",
+		Body:    CommandGroupIn{}, Reply: CommandGroupOut{}, Status: http.StatusCreated,
+		Handle: func(c *call) (any, error) {
+			f, err := s.filters()
+			if err != nil {
+				return nil, err
+			}
+			var in CommandGroupIn
+			if err := c.decode(&in); err != nil {
+				return nil, err
+			}
+			g, err := f.CreateGroup(c.ctx(), c.actor(), in.fields())
+			return groupOutOf(g), err
+		}})
+	s.add(&Route{Method: "GET", Path: "/api/v2/acls/command-groups/{id}/", Tag: "acls", Roles: adminOnly,
+		Summary: "Read a command group", Reply: CommandGroupOut{},
+		Handle: func(c *call) (any, error) {
+			g, err := s.db.CommandGroup(c.ctx(), c.id())
+			return groupOutOf(g), fault.NotFoundOr(err, "command group")
+		}})
+	for _, m := range []string{"PUT", "PATCH"} {
+		s.add(&Route{Method: m, Path: "/api/v2/acls/command-groups/{id}/", Tag: "acls", Roles: adminOnly,
+			Summary: "Change a command group", Body: CommandGroupIn{}, Reply: CommandGroupOut{},
+			Handle: func(c *call) (any, error) {
+				f, err := s.filters()
+				if err != nil {
+					return nil, err
+				}
+				var in CommandGroupIn
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				g, err := f.UpdateGroup(c.ctx(), c.actor(), c.id(), in.fields())
+				return groupOutOf(g), err
+			}})
+	}
+	s.add(&Route{Method: "DELETE", Path: "/api/v2/acls/command-groups/{id}/", Tag: "acls", Roles: adminOnly,
+		Summary: "Delete a command group (filters stop using it)", Status: http.StatusNoContent,
+		Handle: func(c *call) (any, error) {
+			f, err := s.filters()
+			if err != nil {
+				return nil, err
+			}
+			return nil, f.DeleteGroup(c.ctx(), c.actor(), c.id())
+		}})
+
+	s.add(&Route{Method: "GET", Path: "/api/v2/acls/command-filters/", Tag: "acls", Roles: adminOnly,
+		Summary: "List command filters (checked by ascending priority; the first match decides)", Reply: CommandFilterOut{}, List: store.CommandFilterSchema,
+		Handle: func(c *call) (any, error) {
+			q, err := c.query()
+			if err != nil {
+				return nil, err
+			}
+			fs, n, err := s.db.CommandFilters(c.ctx(), q)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]CommandFilterOut, len(fs))
+			for i := range fs {
+				if out[i], err = s.filterOut(c, fs[i]); err != nil {
+					return nil, err
+				}
+			}
+			return c.page(q, n, out), nil
+		}})
+	oneFilter := func(c *call, f store.CommandFilter, err error) (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		return s.filterOut(c, f)
+	}
+	s.add(&Route{Method: "POST", Path: "/api/v2/acls/command-filters/", Tag: "acls", Roles: adminOnly,
+		Summary: "Create a command filter: action reject, warn or accept; empty users, assets or system users mean all",
+		Body:    CommandFilterIn{}, Reply: CommandFilterOut{}, Status: http.StatusCreated,
+		Handle: func(c *call) (any, error) {
+			svc, err := s.filters()
+			if err != nil {
+				return nil, err
+			}
+			var in CommandFilterIn
+			if err := c.decode(&in); err != nil {
+				return nil, err
+			}
+			f, err := svc.CreateFilter(c.ctx(), c.actor(), in.fields())
+			return oneFilter(c, f, err)
+		}})
+	s.add(&Route{Method: "GET", Path: "/api/v2/acls/command-filters/{id}/", Tag: "acls", Roles: adminOnly,
+		Summary: "Read a command filter", Reply: CommandFilterOut{},
+		Handle: func(c *call) (any, error) {
+			f, err := s.db.CommandFilter(c.ctx(), c.id())
+			return oneFilter(c, f, fault.NotFoundOr(err, "command filter"))
+		}})
+	for _, m := range []string{"PUT", "PATCH"} {
+		s.add(&Route{Method: m, Path: "/api/v2/acls/command-filters/{id}/", Tag: "acls", Roles: adminOnly,
+			Summary: "Change a command filter; it applies to the next command", Body: CommandFilterIn{}, Reply: CommandFilterOut{},
+			Handle: func(c *call) (any, error) {
+				svc, err := s.filters()
+				if err != nil {
+					return nil, err
+				}
+				var in CommandFilterIn
+				if err := c.decode(&in); err != nil {
+					return nil, err
+				}
+				f, err := svc.UpdateFilter(c.ctx(), c.actor(), c.id(), in.fields())
+				return oneFilter(c, f, err)
+			}})
+	}
+	s.add(&Route{Method: "DELETE", Path: "/api/v2/acls/command-filters/{id}/", Tag: "acls", Roles: adminOnly,
+		Summary: "Delete a command filter", Status: http.StatusNoContent,
+		Handle: func(c *call) (any, error) {
+			svc, err := s.filters()
+			if err != nil {
+				return nil, err
+			}
+			return nil, svc.DeleteFilter(c.ctx(), c.actor(), c.id())
+		}})
+}
