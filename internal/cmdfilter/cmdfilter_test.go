@@ -52,7 +52,7 @@ func TestFirstMatchByPriorityDecides(t *testing.T) {
 		{"rm -rf /", Reject, "no-danger"},
 		{"sudo rm -rf / --no-preserve-root", Reject, "no-danger"},
 		{"echo hi; SHUTDOWN now", Reject, "no-danger"}, // command groups ignore case by default
-		{"farm reboots", Accept, ""},                    // whole words only
+		{"farm reboots", Accept, ""},                   // whole words only
 		{"touch /etc/motd", Warn, "warn-etc"},
 		{"TOUCH /etc/motd", Accept, ""}, // this regex group is case-sensitive
 		{"ls -la", Accept, ""},
