@@ -83,7 +83,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access, hub), gateway.Config{HostKeys: hostKeys, Logger: log, RecordingsDir: recDir,
+	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access, k.filters, hub), gateway.Config{HostKeys: hostKeys, Logger: log, RecordingsDir: recDir,
 		IdleTimeout: *idle, MaxDuration: *maxSession, RecordingMax: *recMax})
 	sshLn, err := net.Listen("tcp", *sshAddr)
 	if err != nil {

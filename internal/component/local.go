@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/postern/postern/internal/access"
+	"github.com/postern/postern/internal/cmdfilter"
 	"github.com/postern/postern/internal/fault"
 	"github.com/postern/postern/internal/gateway"
 	"github.com/postern/postern/internal/identity"
@@ -27,6 +28,7 @@ import (
 // Local implements gateway.Core over the core's services.
 type Local struct {
 	hub       *Hub
+	filters   *cmdfilter.Service
 	db        *store.DB
 	identity  *identity.Service
 	inventory *inventory.Service
@@ -35,8 +37,8 @@ type Local struct {
 }
 
 // NewLocal returns the in-process core for a gateway.
-func NewLocal(db *store.DB, id *identity.Service, inv *inventory.Service, acc *access.Service, hub *Hub) *Local {
-	return &Local{db: db, identity: id, inventory: inv, access: acc, hub: hub, now: time.Now}
+func NewLocal(db *store.DB, id *identity.Service, inv *inventory.Service, acc *access.Service, filters *cmdfilter.Service, hub *Hub) *Local {
+	return &Local{db: db, identity: id, inventory: inv, access: acc, filters: filters, hub: hub, now: time.Now}
 }
 
 var _ gateway.Core = (*Local)(nil)
@@ -329,4 +331,42 @@ func (l *Local) PinnedKeyType(ctx context.Context, assetID, address string) stri
 		return ""
 	}
 	return k.KeyType
+}
+
+// CheckCommand implements gateway.Core.
+func (l *Local) CheckCommand(ctx context.Context, sessionID, line string) gateway.Verdict {
+	if l.filters == nil {
+		return gateway.Verdict{Action: gateway.ActionAccept}
+	}
+	ss, err := l.db.Session(ctx, sessionID)
+	if err != nil {
+		// A command of a session the core does not know is not run.
+		return gateway.Verdict{Action: gateway.ActionReject, Risk: cmdfilter.RiskReject, Rule: "unknown session"}
+	}
+	u, err := l.db.User(ctx, ss.UserID)
+	if err != nil {
+		return gateway.Verdict{Action: gateway.ActionReject, Risk: cmdfilter.RiskReject, Rule: "unknown user"}
+	}
+	v := l.filters.Check(cmdfilter.Subject{UserID: u.ID, Groups: u.Groups, AssetID: ss.AssetID, SystemUserID: ss.SystemUserID}, line)
+	return gateway.Verdict{Action: v.Action, Risk: v.Risk, Rule: v.Rule}
+}
+
+// RecordCommands implements gateway.Core.
+func (l *Local) RecordCommands(ctx context.Context, cs []gateway.Command) {
+	sessions := map[string]store.Session{}
+	rows := make([]store.Command, 0, len(cs))
+	for _, c := range cs {
+		ss, ok := sessions[c.SessionID]
+		if !ok {
+			var err error
+			if ss, err = l.db.Session(ctx, c.SessionID); err != nil {
+				continue
+			}
+			sessions[c.SessionID] = ss
+		}
+		rows = append(rows, store.Command{SessionID: ss.ID, UserID: ss.UserID, Username: ss.Username, AssetID: ss.AssetID, Asset: ss.Asset,
+			SystemUserID: ss.SystemUserID, SystemUser: ss.SystemUser, Input: c.Input, Output: c.Output, RiskLevel: c.Risk,
+			Action: c.Action, Timestamp: c.At})
+	}
+	_ = l.db.AddCommands(ctx, rows)
 }

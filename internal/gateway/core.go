@@ -13,6 +13,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -115,6 +116,34 @@ type Core interface {
 	PinnedKeyType(ctx context.Context, assetID, address string) string
 	// Tasks delivers the core's requests to this gateway until ctx ends.
 	Tasks(ctx context.Context) <-chan Task
+	// CheckCommand asks the command filter about a command line about to
+	// run in a session.
+	CheckCommand(ctx context.Context, sessionID, line string) Verdict
+	// RecordCommands stores commands run in sessions.
+	RecordCommands(ctx context.Context, cs []Command)
+}
+
+// Command filter actions.
+const (
+	ActionAccept = "accept"
+	ActionWarn   = "warn"
+	ActionReject = "reject"
+)
+
+// Verdict is the command filter's answer.
+type Verdict struct {
+	Action string // ActionAccept, ActionWarn or ActionReject
+	Risk   int
+	Rule   string // the deciding filter's name
+}
+
+// Command is one command line run (or refused) in a session.
+type Command struct {
+	SessionID     string
+	Input, Output string
+	Risk          int
+	Action        string
+	At            time.Time
 }
 
 // Ending is how a session ended.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/postern/postern/internal/access"
 	"github.com/postern/postern/internal/audit"
+	"github.com/postern/postern/internal/cmdfilter"
 	"github.com/postern/postern/internal/component"
 	"github.com/postern/postern/internal/gateway"
 	"github.com/postern/postern/internal/identity"
@@ -35,8 +36,9 @@ type env struct {
 	id     *identity.Service
 	inv    *inventory.Service
 	acc    *access.Service
-	hub    *component.Hub
-	recDir string
+	hub     *component.Hub
+	filters *cmdfilter.Service
+	recDir  string
 	addr   string // the gateway
 	port   string
 	target *sshtest.Target
@@ -111,13 +113,16 @@ func newEnvWith(t *testing.T, tune func(*gateway.Config), opts ...sshtest.Option
 		t.Fatal(err)
 	}
 	e.hub = component.NewHub()
+	if e.filters, err = cmdfilter.New(ctx, db); err != nil {
+		t.Fatal(err)
+	}
 	e.recDir = filepath.Join(dir, "recordings")
 	cfg := gateway.Config{HostKeys: keys, RecheckEvery: 200 * time.Millisecond, RecordingsDir: e.recDir,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if tune != nil {
 		tune(&cfg)
 	}
-	gw := gateway.New(component.NewLocal(db, id, inv, acc, e.hub), cfg)
+	gw := gateway.New(component.NewLocal(db, id, inv, acc, e.filters, e.hub), cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -532,4 +537,39 @@ func TestExpiryEndsLiveSession(t *testing.T) {
 		t.Fatalf("session ended %v after the permission expired", late)
 	}
 	c.WaitTimeout(5 * time.Second)
+}
+
+func TestExecCommandsAreFilteredAndAudited(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	name, content := "no-touch", "touch"
+	g, err := e.filters.CreateGroup(ctx, admin, cmdfilter.GroupFields{Name: &name, Content: &content})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fname, action, prio := "block-touch", cmdfilter.Reject, 10
+	if _, err := e.filters.CreateFilter(ctx, admin, cmdfilter.FilterFields{Name: &fname, Action: &action, Priority: &prio, CommandGroups: &[]string{g.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.exec(t, alicePassword, "alice#ops#web-01", "touch $HOME/rejected-file")
+	if r.ExitCode != 1 || !strings.Contains(r.Stderr, `rejected by rule "block-touch"`) {
+		t.Fatalf("rejected exec: %+v", r)
+	}
+	if out, _ := e.target.Run("ls $HOME"); strings.Contains(out, "rejected-file") {
+		t.Fatal("a rejected command reached the target")
+	}
+	r = e.exec(t, alicePassword, "alice#ops#web-01", "echo allowed-$((5*5))")
+	if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != "allowed-25" {
+		t.Fatalf("accepted exec: %+v", r)
+	}
+	cmds, _, err := e.db.Commands(ctx, mustQuery(t, store.CommandSchema, "order=timestamp"), "")
+	if err != nil || len(cmds) != 2 {
+		t.Fatalf("commands: %v %+v", err, cmds)
+	}
+	if c := cmds[0]; c.Input != "touch $HOME/rejected-file" || c.Action != "reject" || c.RiskLevel != cmdfilter.RiskReject || c.Username != "alice" || c.Asset != "web-01" {
+		t.Fatalf("rejected command row: %+v", c)
+	}
+	if c := cmds[1]; c.Input != "echo allowed-$((5*5))" || c.Action != "accept" || strings.TrimSpace(c.Output) != "allowed-25" {
+		t.Fatalf("accepted command row: %+v", c)
+	}
 }

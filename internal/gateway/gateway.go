@@ -28,6 +28,7 @@ type Config struct {
 	MaxDuration    time.Duration // end a session after this long in all; 0: never
 	KeepaliveEvery time.Duration // probe the operator's connection this often; default 30 s
 	KeepaliveMiss  int           // unanswered probes that drop it; default 3
+	OutputExcerpt  int           // bytes of a command's output kept with it; default 1024
 	HandshakeLimit time.Duration // time allowed for SSH login; default 60 s
 }
 
@@ -72,6 +73,9 @@ func New(core Core, cfg Config) *Server {
 	}
 	if cfg.KeepaliveMiss <= 0 {
 		cfg.KeepaliveMiss = 3
+	}
+	if cfg.OutputExcerpt <= 0 {
+		cfg.OutputExcerpt = 1024
 	}
 	s := &Server{core: core, cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}, live: map[string]*liveSession{}}
 	sc := &ssh.ServerConfig{
@@ -419,6 +423,18 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 		s.core.Finish(context.Background(), end)
 	}()
 
+	exec := execCommand(setups)
+	var verdict Verdict
+	if exec != "" {
+		// An exec request is a command like a typed one: filtered before
+		// anything reaches the target, and audited either way.
+		verdict = s.core.CheckCommand(ctx, c.SessionID, exec)
+		if verdict.Action == ActionReject {
+			s.core.RecordCommands(ctx, []Command{{SessionID: c.SessionID, Input: exec, Risk: verdict.Risk, Action: ActionReject, At: time.Now()}})
+			reason, success = "command rejected by rule "+verdict.Rule, false
+			return fmt.Errorf("postern: command rejected by rule %q; it was not run", verdict.Rule)
+		}
+	}
 	algos := hostKeyAlgos(s.core.PinnedKeyType(ctx, asset.ID, c.Address))
 	client, err := sshproxy.Dial(ctx, sshproxy.Target{
 		Address: c.Address, Username: c.Credential.Username, Password: c.Credential.Password, PrivateKey: c.Credential.PrivateKey,
@@ -465,7 +481,20 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	} else {
 		hooks.Input = func([]byte) { live.input() }
 	}
+	var excerpt *outputExcerpt
+	if exec != "" {
+		excerpt = &outputExcerpt{max: s.cfg.OutputExcerpt}
+		hooks.Output = excerpt.tee(hooks.Output)
+		if verdict.Action == ActionWarn {
+			fmt.Fprintf(ch.Stderr(), "postern: warning: this command matches rule %q and is flagged for review\r\n", verdict.Rule)
+		}
+	}
+	started := time.Now()
 	res, err := sshproxy.Bridge(sctx, client, ch, reqs, setups, hooks)
+	if exec != "" {
+		s.core.RecordCommands(context.Background(), []Command{{SessionID: c.SessionID, Input: exec, Output: excerpt.String(),
+			Risk: verdict.Risk, Action: verdict.Action, At: started}})
+	}
 	switch {
 	case err != nil:
 		reason, success = err.Error(), false
@@ -660,4 +689,46 @@ func hostOf(addr net.Addr) string {
 		return addr.String()
 	}
 	return host
+}
+
+// execCommand returns the command of an exec setup request, or "".
+func execCommand(setups []sshproxy.Setup) string {
+	for _, st := range setups {
+		if st.Type != "exec" {
+			continue
+		}
+		var p struct{ Command string }
+		if ssh.Unmarshal(st.Payload, &p) == nil {
+			return p.Command
+		}
+	}
+	return ""
+}
+
+// outputExcerpt keeps the first bytes of a command's output.
+type outputExcerpt struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (o *outputExcerpt) tee(next func([]byte)) func([]byte) {
+	return func(p []byte) {
+		o.mu.Lock()
+		if room := o.max - len(o.buf); room > 0 {
+			o.buf = append(o.buf, p[:min(room, len(p))]...)
+		}
+		o.mu.Unlock()
+		if next != nil {
+			next(p)
+		}
+	}
+}
+
+// String returns the excerpt as valid UTF-8: a sequence cut at the limit
+// is dropped rather than stored broken.
+func (o *outputExcerpt) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.ToValidUTF8(string(o.buf), "")
 }
