@@ -32,20 +32,20 @@ import (
 // env is a core with a gateway in front of it and one real OpenSSH target
 // that alice may reach as system user "ops".
 type env struct {
-	db     *store.DB
-	id     *identity.Service
-	inv    *inventory.Service
-	acc    *access.Service
+	db      *store.DB
+	id      *identity.Service
+	inv     *inventory.Service
+	acc     *access.Service
 	hub     *component.Hub
 	filters *cmdfilter.Service
 	recDir  string
-	addr   string // the gateway
-	port   string
-	target *sshtest.Target
-	alice  store.User
-	asset  store.Asset
-	su     store.SystemUser
-	perm   store.Permission
+	addr    string // the gateway
+	port    string
+	target  *sshtest.Target
+	alice   store.User
+	asset   store.Asset
+	su      store.SystemUser
+	perm    store.Permission
 }
 
 const alicePassword = "alice-password-1"
