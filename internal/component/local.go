@@ -258,7 +258,7 @@ func grantIDs(gs []access.Grant) []string {
 
 // Connect implements gateway.Core. The credential is opened only after
 // the permission check passes, and every hand-out is a session row.
-func (l *Local) Connect(ctx context.Context, userID, assetID, systemUserID, remoteAddr string) (gateway.Connection, error) {
+func (l *Local) Connect(ctx context.Context, userID, assetID, systemUserID, protocol, remoteAddr string) (gateway.Connection, error) {
 	u, err := l.db.User(ctx, userID)
 	if err != nil || identity.Usable(&u, l.now()) != "" {
 		return gateway.Connection{}, gateway.ErrDenied
@@ -283,7 +283,7 @@ func (l *Local) Connect(ctx context.Context, userID, assetID, systemUserID, remo
 		return gateway.Connection{}, errors.New("the system user's credential cannot be opened")
 	}
 	sess := store.Session{ID: identity.NewID(), UserID: u.ID, Username: u.Username, AssetID: a.ID, Asset: a.Name,
-		SystemUserID: su.ID, SystemUser: su.Name, Protocol: "ssh", LoginFrom: "ST", RemoteAddr: remoteAddr,
+		SystemUserID: su.ID, SystemUser: su.Name, Protocol: protocol, LoginFrom: "ST", RemoteAddr: remoteAddr,
 		StartTime: l.now(), IsSuccess: true}
 	if err := l.db.CreateSession(ctx, &sess); err != nil {
 		return gateway.Connection{}, err
@@ -369,4 +369,15 @@ func (l *Local) RecordCommands(ctx context.Context, cs []gateway.Command) {
 			Action: c.Action, Timestamp: c.At})
 	}
 	_ = l.db.AddCommands(ctx, rows)
+}
+
+// RecordFileOp implements gateway.Core.
+func (l *Local) RecordFileOp(ctx context.Context, op gateway.FileOp) {
+	ss, err := l.db.Session(ctx, op.SessionID)
+	if err != nil {
+		return
+	}
+	_ = l.db.AddFTPLog(ctx, &store.FTPLog{SessionID: ss.ID, UserID: ss.UserID, Username: ss.Username, AssetID: ss.AssetID, Asset: ss.Asset,
+		SystemUserID: ss.SystemUserID, SystemUser: ss.SystemUser, RemoteAddr: ss.RemoteAddr, Operation: op.Operation, Path: op.Path,
+		Path2: op.Path2, Size: op.Size, SHA256: op.SHA256, IsSuccess: op.Success, Reason: op.Reason, Datetime: op.At})
 }

@@ -101,9 +101,9 @@ type Core interface {
 	// FindAsset returns one reachable asset by exact name (or address, when
 	// that is unambiguous).
 	FindAsset(ctx context.Context, userID, name string) (Asset, error)
-	// Connect authorizes a connection, opens the session record and hands
-	// out the credential.
-	Connect(ctx context.Context, userID, assetID, systemUserID, remoteAddr string) (Connection, error)
+	// Connect authorizes a connection for protocol ("ssh" or "sftp"),
+	// opens the session record and hands out the credential.
+	Connect(ctx context.Context, userID, assetID, systemUserID, protocol, remoteAddr string) (Connection, error)
 	// Finish closes a session record.
 	Finish(ctx context.Context, e Ending)
 	// Allowed re-checks, during a session, that the permission still holds.
@@ -121,6 +121,20 @@ type Core interface {
 	CheckCommand(ctx context.Context, sessionID, line string) Verdict
 	// RecordCommands stores commands run in sessions.
 	RecordCommands(ctx context.Context, cs []Command)
+	// RecordFileOp stores one file operation (upload, download, delete, ...).
+	RecordFileOp(ctx context.Context, op FileOp)
+}
+
+// FileOp is one file operation through the gateway.
+type FileOp struct {
+	SessionID   string
+	Operation   string
+	Path, Path2 string
+	Size        int64
+	SHA256      string
+	Success     bool
+	Reason      string
+	At          time.Time
 }
 
 // Command filter actions.

@@ -405,7 +405,7 @@ func (s *Server) connect(ctx context.Context, conn *ssh.ServerConn, user User, l
 // is untouched and the caller tells the operator); once bridged, endings
 // are reported on the channel itself.
 func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, asset Asset, su SystemUser, ch ssh.Channel, reqs <-chan *ssh.Request, setups []sshproxy.Setup) error {
-	c, err := s.core.Connect(ctx, user.ID, asset.ID, su.ID, remote(conn))
+	c, err := s.core.Connect(ctx, user.ID, asset.ID, su.ID, "ssh", remote(conn))
 	if err != nil {
 		return err
 	}
