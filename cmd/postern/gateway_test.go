@@ -2,16 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/postern/postern/internal/recording"
 	"github.com/postern/postern/internal/sshtest"
 )
@@ -137,5 +141,96 @@ func TestGatewayThroughServe(t *testing.T) {
 	}
 	if err != nil || !strings.Contains(out.String(), "before-crash-9") {
 		t.Fatalf("recovered recording lost the last output: %v %q", err, out.String())
+	}
+}
+
+// TestLiveWatch follows a live session with `postern watch` as an auditor
+// and ends it over the watch WebSocket as an administrator.
+func TestLiveWatch(t *testing.T) {
+	sshtest.Require(t)
+	target := sshtest.StartTarget(t)
+	if target.Password == "" {
+		t.Skip("SKIPPED LOUDLY: needs root for a password-login target (see internal/sshtest)")
+	}
+	s := startServer(t, "", "POSTERN_ADMIN_PASSWORD=admin-password-1")
+	admin := s.token(t, "admin", "admin-password-1")
+	alice := mustCreate(t, s, admin, "/api/v2/users/users/", map[string]any{"username": "alice", "password": "alice-password-1"})
+	mustCreate(t, s, admin, "/api/v2/users/users/", map[string]any{"username": "audrey", "password": "audrey-password-1", "role": "auditor"})
+	asset := mustCreate(t, s, admin, "/api/v2/assets/assets/", map[string]any{"name": "web-01", "ip": target.Host,
+		"protocols": []map[string]any{{"name": "ssh", "port": target.Port}}})
+	su := mustCreate(t, s, admin, "/api/v2/assets/system-users/", map[string]any{"name": "ops", "username": target.User, "password": target.Password})
+	mustCreate(t, s, admin, "/api/v2/perms/asset-permissions/", map[string]any{"name": "p", "users": []string{alice},
+		"assets": []string{asset}, "system_users": []string{su}})
+	_, port, _ := net.SplitHostPort(s.sshAddr)
+
+	c := sshtest.SSH(t, "-tt", "-p", port, "alice@ops@web-01@127.0.0.1")
+	c.Expect(`(?i)password:`, 15*time.Second)
+	c.SendLine("alice-password-1")
+	c.Expect(`\$ `, 15*time.Second)
+	c.SendLine("echo before-watch-$((2*2))")
+	c.Expect(`before-watch-4`, 10*time.Second)
+	_, m := s.call(t, "GET", "/api/v2/terminal/sessions/?is_finished=false", admin, nil)
+	id := m["results"].([]any)[0].(map[string]any)["id"].(string)
+
+	auditor := s.token(t, "audrey", "audrey-password-1")
+	aliceTok := s.token(t, "alice", "alice-password-1")
+	if out, err := postern(t, "", "watch", "--url", s.url, "--token", aliceTok, id); err == nil || !strings.Contains(out, "403") {
+		t.Fatalf("a user watched a session: %v %s", err, out)
+	}
+	w := exec.Command(binary, "watch", "--url", s.url, "--token", auditor, id)
+	var out safeBuffer
+	w.Stdout, w.Stderr = &out, &out
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Process.Kill()
+	waitFor(t, &out, "before-watch-4", 10*time.Second) // the screen first
+	c.SendLine("echo while-watched-$((6*7))")
+	waitFor(t, &out, "while-watched-42", 10*time.Second) // then every update
+
+	// An administrator ends the session from a watch connection.
+	u := strings.Replace(s.url, "http", "ws", 1) + "/api/v2/terminal/sessions/" + id + "/watch/"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + admin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"terminate"}`)); err != nil {
+		t.Fatal(err)
+	}
+	c.Expect(`terminated by an administrator \(admin\)`, 5*time.Second)
+	waitFor(t, &out, "the session ended", 10*time.Second)
+	if err := w.Wait(); err != nil {
+		t.Fatalf("postern watch after the session ended: %v\n%s", err, out.String())
+	}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func waitFor(t *testing.T, b *safeBuffer, want string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(b.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %q; got:\n%s", d, want, b.String())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

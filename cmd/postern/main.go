@@ -19,6 +19,7 @@ Usage:
   postern user create [flags]      create a user
   postern user passwd USERNAME     set a user's password (read from stdin or prompted)
   postern user unlock USERNAME     lift a lockout after repeated failed logins
+  postern watch SESSION-ID         watch a live session (--url, --token or POSTERN_TOKEN)
   postern version                  print the version
 
 Every flag can also be given as a POSTERN_* environment variable
@@ -40,6 +41,8 @@ func run(args []string) int {
 		err = serve(args[1:])
 	case "user":
 		err = userCmd(args[1:])
+	case "watch":
+		err = watch(args[1:])
 	case "version", "--version", "-v":
 		fmt.Println("postern", version)
 	case "help", "-h", "--help":

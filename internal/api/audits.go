@@ -274,6 +274,7 @@ func (s *Server) register() {
 	s.registerPerms()
 	s.registerAudit()
 	s.registerACLs()
+	s.registerWatch()
 	s.registerDocs()
 	s.mux.Handle("GET /metrics", s.metrics)
 }

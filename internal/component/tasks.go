@@ -12,8 +12,34 @@ import (
 // as "terminate this session". Every gateway gets every task and acts on
 // those about sessions it holds.
 type Hub struct {
-	mu   sync.Mutex
-	subs map[chan gateway.Task]struct{}
+	mu       sync.Mutex
+	subs     map[chan gateway.Task]struct{}
+	watchers []Watcher
+}
+
+// Watcher is a gateway that lets others watch its live sessions.
+type Watcher interface {
+	Watch(sessionID string) (screen []byte, updates <-chan []byte, stop func(), ok bool)
+}
+
+// AddWatcher registers an in-process gateway for live watching.
+func (h *Hub) AddWatcher(w Watcher) {
+	h.mu.Lock()
+	h.watchers = append(h.watchers, w)
+	h.mu.Unlock()
+}
+
+// Watch joins a live session on whichever gateway holds it.
+func (h *Hub) Watch(sessionID string) (screen []byte, updates <-chan []byte, stop func(), ok bool) {
+	h.mu.Lock()
+	ws := append([]Watcher(nil), h.watchers...)
+	h.mu.Unlock()
+	for _, w := range ws {
+		if screen, updates, stop, ok := w.Watch(sessionID); ok {
+			return screen, updates, stop, true
+		}
+	}
+	return nil, nil, nil, false
 }
 
 // NewHub returns an empty hub.

@@ -409,7 +409,8 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	if err != nil {
 		return err
 	}
-	live := &liveSession{}
+	live := &liveSession{watch: newFanout()}
+	defer live.watch.close()
 	reason, success := "", true
 	var rec *recording.Recorder
 	defer func() {
@@ -481,6 +482,7 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	} else {
 		hooks.Input = func([]byte) { live.input() }
 	}
+	hooks.Output = teeOutput(live.watch.write, hooks.Output)
 	var excerpt *outputExcerpt
 	if exec != "" {
 		excerpt = &outputExcerpt{max: s.cfg.OutputExcerpt}
@@ -516,6 +518,7 @@ type liveSession struct {
 	reason, by string
 	start      time.Time
 	lastInput  atomic.Int64 // unix nanoseconds of the operator's last keystroke
+	watch      *fanout      // live watchers of the output
 }
 
 // input notes operator activity: only input keeps a session from going
@@ -731,4 +734,15 @@ func (o *outputExcerpt) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return strings.ToValidUTF8(string(o.buf), "")
+}
+
+// teeOutput calls first, then next (when set), with each output chunk.
+func teeOutput(first, next func([]byte)) func([]byte) {
+	if next == nil {
+		return first
+	}
+	return func(p []byte) {
+		first(p)
+		next(p)
+	}
 }
