@@ -13,13 +13,44 @@ const watchBacklog = 64 << 10
 // session: a watcher too slow to keep up loses its stream (its channel is
 // closed) rather than slowing the operator.
 type fanout struct {
-	mu      sync.Mutex
-	backlog []byte
-	subs    map[chan []byte]struct{}
-	closed  bool
+	mu     sync.Mutex
+	ring   []byte // the last watchBacklog bytes, allocated on first output
+	next   int    // where the next byte goes in ring
+	full   bool   // ring has wrapped at least once
+	subs   map[chan []byte]struct{}
+	closed bool
 }
 
 func newFanout() *fanout { return &fanout{subs: map[chan []byte]struct{}{}} }
+
+// keep copies p into the ring: a constant cost per byte however long the
+// session, so bulk output is not slowed by watching being possible.
+func (f *fanout) keep(p []byte) {
+	if f.ring == nil {
+		f.ring = make([]byte, watchBacklog)
+	}
+	if len(p) >= len(f.ring) {
+		copy(f.ring, p[len(p)-len(f.ring):])
+		f.next, f.full = 0, true
+		return
+	}
+	n := copy(f.ring[f.next:], p)
+	if n < len(p) {
+		copy(f.ring, p[n:])
+		f.full = true
+	}
+	f.next = (f.next + len(p)) % len(f.ring)
+}
+
+// backlog returns the kept output in order.
+func (f *fanout) backlog() []byte {
+	if !f.full {
+		return append([]byte(nil), f.ring[:f.next]...)
+	}
+	out := make([]byte, 0, len(f.ring))
+	out = append(out, f.ring[f.next:]...)
+	return append(out, f.ring[:f.next]...)
+}
 
 // write is the session's output hook.
 func (f *fanout) write(p []byte) {
@@ -28,10 +59,7 @@ func (f *fanout) write(p []byte) {
 	if f.closed {
 		return
 	}
-	f.backlog = append(f.backlog, p...)
-	if over := len(f.backlog) - watchBacklog; over > 0 {
-		f.backlog = append(f.backlog[:0], f.backlog[over:]...)
-	}
+	f.keep(p)
 	if len(f.subs) == 0 {
 		return
 	}
@@ -54,10 +82,10 @@ func (f *fanout) subscribe() ([]byte, chan []byte) {
 	c := make(chan []byte, 256)
 	if f.closed {
 		close(c)
-		return append([]byte(nil), f.backlog...), c
+		return f.backlog(), c
 	}
 	f.subs[c] = struct{}{}
-	return append([]byte(nil), f.backlog...), c
+	return f.backlog(), c
 }
 
 func (f *fanout) unsubscribe(c chan []byte) {

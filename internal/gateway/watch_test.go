@@ -1,0 +1,50 @@
+package gateway
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestFanoutKeepsTheLatestOutput(t *testing.T) {
+	f := newFanout()
+	var all []byte
+	for i := 0; i < 5000; i++ {
+		chunk := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i%97)
+		all = append(all, chunk...)
+		f.write(chunk)
+	}
+	screen, c := f.subscribe()
+	if want := all[len(all)-watchBacklog:]; !bytes.Equal(screen, want) {
+		t.Fatalf("backlog is not the last %d bytes", watchBacklog)
+	}
+	f.write([]byte("next"))
+	if got := <-c; string(got) != "next" {
+		t.Fatalf("update %q", got)
+	}
+	f.close()
+	if _, ok := <-c; ok {
+		t.Fatal("channel open after the session ended")
+	}
+	// A short session keeps everything.
+	g := newFanout()
+	g.write([]byte("hello "))
+	g.write([]byte("world"))
+	if s, _ := g.subscribe(); string(s) != "hello world" {
+		t.Fatalf("short backlog %q", s)
+	}
+}
+
+func TestFanoutDropsASlowWatcher(t *testing.T) {
+	f := newFanout()
+	_, c := f.subscribe()
+	for i := 0; i < 1000; i++ {
+		f.write([]byte("x")) // nobody reads c: the session must not block
+	}
+	n := 0
+	for range c {
+		n++
+	}
+	if n == 0 || n >= 1000 {
+		t.Fatalf("slow watcher got %d chunks; want its stream cut, not the session slowed", n)
+	}
+}
