@@ -239,7 +239,7 @@ func (s *Server) registerIdentity() {
 			if err != nil || (!c.isAdmin() && t.UserID != c.user.ID) {
 				return nil, fault.Errorf(fault.NotFound, "", "no such token")
 			}
-			return nil, s.db.DeleteToken(c.ctx(), t.ID)
+			return nil, s.identity.RevokeToken(c.ctx(), c.actor(), t)
 		}})
 
 	s.add(&Route{Method: "GET", Path: "/api/v2/users/profile/", Tag: "users", Roles: anyone,

@@ -313,6 +313,17 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (store.User, 
 	return u, t, nil
 }
 
+// RevokeToken deletes an API token and records who revoked it.
+func (s *Service) RevokeToken(ctx context.Context, a audit.Actor, t store.Token) error {
+	return s.db.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.DeleteToken(ctx, t.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, a, audit.Change{Action: audit.Delete, Type: "token", ID: t.ID, Name: t.Name,
+			Before: map[string]any{"user": t.UserID, "name": t.Name, "expires_at": store.Time(t.ExpiresAt)}})
+	})
+}
+
 // NewID returns a random UUID (version 4) as text.
 func NewID() string {
 	var b [16]byte

@@ -267,10 +267,10 @@ func TestTokens(t *testing.T) {
 		must(t, err)
 		equal(t, "Tokens(last_used set)", idsOf(list, func(t Token) string { return t.ID }), []string{"t1"})
 
-		must(t, db.DeleteToken(bg, "t1"))
+		mustTx(t, db, func(tx *Tx) error { return tx.DeleteToken(bg, "t1") })
 		_, err = db.TokenByDigest(bg, "digest-1")
 		isErr(t, "TokenByDigest after delete", err, ErrNotFound)
-		isErr(t, "DeleteToken twice", db.DeleteToken(bg, "t1"), ErrNotFound)
+		isErr(t, "DeleteToken twice", db.Tx(bg, func(tx *Tx) error { return tx.DeleteToken(bg, "t1") }), ErrNotFound)
 
 		mustTx(t, db, func(tx *Tx) error { return tx.DeleteUserTokens(bg, "u1") })
 		_, err = db.Token(bg, "t2")

@@ -84,8 +84,8 @@ func (db *DB) Tokens(ctx context.Context, q query.Query, userID string) ([]Token
 }
 
 // DeleteToken revokes a token.
-func (db *DB) DeleteToken(ctx context.Context, id string) error {
-	res, err := db.exec(ctx, `DELETE FROM tokens WHERE id = ?`, id)
+func (tx *Tx) DeleteToken(ctx context.Context, id string) error {
+	res, err := tx.exec(ctx, `DELETE FROM tokens WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}
