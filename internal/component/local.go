@@ -373,11 +373,7 @@ func (l *Local) RecordCommands(ctx context.Context, cs []gateway.Command) {
 
 // RecordFileOp implements gateway.Core.
 func (l *Local) RecordFileOp(ctx context.Context, op gateway.FileOp) {
-	ss, err := l.db.Session(ctx, op.SessionID)
-	if err != nil {
-		return
-	}
-	_ = l.db.AddFTPLog(ctx, &store.FTPLog{SessionID: ss.ID, UserID: ss.UserID, Username: ss.Username, AssetID: ss.AssetID, Asset: ss.Asset,
-		SystemUserID: ss.SystemUserID, SystemUser: ss.SystemUser, RemoteAddr: ss.RemoteAddr, Operation: op.Operation, Path: op.Path,
-		Path2: op.Path2, Size: op.Size, SHA256: op.SHA256, IsSuccess: op.Success, Reason: op.Reason, Datetime: op.At})
+	_ = l.db.AddFTPLog(ctx, &store.FTPLog{SessionID: op.SessionID, UserID: op.UserID, Username: op.Username, AssetID: op.AssetID,
+		Asset: op.Asset, SystemUserID: op.SystemUserID, SystemUser: op.SystemUser, RemoteAddr: op.RemoteAddr, Operation: op.Operation,
+		Path: op.Path, Path2: op.Path2, Size: op.Size, SHA256: op.SHA256, IsSuccess: op.Success, Reason: op.Reason, Datetime: op.At})
 }

@@ -125,16 +125,21 @@ type Core interface {
 	RecordFileOp(ctx context.Context, op FileOp)
 }
 
-// FileOp is one file operation through the gateway.
+// FileOp is one file operation through the gateway. It names who and
+// where itself, since an operation refused before any connection has no
+// session.
 type FileOp struct {
-	SessionID   string
-	Operation   string
-	Path, Path2 string
-	Size        int64
-	SHA256      string
-	Success     bool
-	Reason      string
-	At          time.Time
+	SessionID                    string // "" when no connection was made
+	UserID, Username, RemoteAddr string
+	AssetID, Asset               string
+	SystemUserID, SystemUser     string
+	Operation                    string
+	Path, Path2                  string
+	Size                         int64
+	SHA256                       string
+	Success                      bool
+	Reason                       string
+	At                           time.Time
 }
 
 // Command filter actions.

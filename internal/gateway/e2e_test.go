@@ -1,8 +1,10 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 	"net"
@@ -266,7 +268,14 @@ func TestLoginRefusals(t *testing.T) {
 	if r.ExitCode != 255 {
 		t.Fatalf("unknown key: %+v", r)
 	}
-	logs, _, _ = e.db.LoginLogs(context.Background(), mustQuery(t, store.LoginLogSchema, "username=alice&method=publickey&status=false"), "")
+	// The client gives up before the gateway has closed the connection,
+	// so the row may land a moment after ssh exits.
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		logs, _, _ = e.db.LoginLogs(context.Background(), mustQuery(t, store.LoginLogSchema, "username=alice&method=publickey&status=false"), "")
+		if len(logs) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(logs) != 1 || logs[0].Reason != "no registered public key offered" {
 		t.Fatalf("refused key login not logged once: %+v", logs)
 	}
@@ -571,5 +580,140 @@ func TestExecCommandsAreFilteredAndAudited(t *testing.T) {
 	}
 	if c := cmds[1]; c.Input != "echo allowed-$((5*5))" || c.Action != "accept" || strings.TrimSpace(c.Output) != "allowed-25" {
 		t.Fatalf("accepted command row: %+v", c)
+	}
+}
+
+func TestSFTPAndSCPThroughTheGateway(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	payload := make([]byte, 3<<20)
+	rand.Read(payload)
+	local := filepath.Join(dir, "payload.bin")
+	if err := os.WriteFile(local, payload, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum := fmt.Sprintf("%x", sha256.Sum256(payload))
+	home := strings.TrimSpace(mustRun(t, e.target, "pwd"))
+	// sftp -b runs in batch mode, which allows no password prompt: use a key.
+	priv, pub := sshtest.ClientKey(t)
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
+	if _, err := e.id.UpdateUser(ctx, admin, e.alice.ID, identity.UserFields{PublicKeys: &[]string{line}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The virtual tree, then a put and a get through it.
+	script := fmt.Sprintf("ls /\nls /web-01\nput %s /web-01/ops%s/up.bin\nget /web-01/ops%s/up.bin %s/down.bin\n", local, home, home, dir)
+	r := sshtest.Invocation{Program: "sftp", Stdin: script,
+		Args: []string{"-i", priv, "-b", "-", "-P", e.port, "alice@127.0.0.1"}}.Run(t)
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "web-01") || !strings.Contains(r.Stdout, "ops") {
+		t.Fatalf("sftp virtual tree: %+v", r)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "down.bin")); err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("downloaded file differs: %v", err)
+	}
+	if out := mustRun(t, e.target, "sha256sum up.bin"); !strings.HasPrefix(out, sum) {
+		t.Fatalf("uploaded file on the target: %s", out)
+	}
+
+	// scp with a direct-login name goes straight to the target's paths.
+	r = sshtest.Invocation{Program: "scp", Password: alicePassword,
+		Args: []string{"-P", e.port, local, "alice@ops@web-01@127.0.0.1:scp.bin"}}.Run(t)
+	if r.ExitCode != 0 {
+		t.Fatalf("scp upload: %+v", r)
+	}
+	if out := mustRun(t, e.target, "sha256sum scp.bin"); !strings.HasPrefix(out, sum) {
+		t.Fatalf("scp-uploaded file: %s", out)
+	}
+
+	logs, _, err := e.db.FTPLogs(ctx, mustQuery(t, store.FTPLogSchema, "order=datetime"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, l := range logs {
+		ops = append(ops, l.Operation)
+		if (l.Operation == "upload" || l.Operation == "download") && (l.SHA256 != sum || l.Size != int64(len(payload)) || !l.IsSuccess || l.Username != "alice" || l.Asset != "web-01") {
+			t.Errorf("transfer log %+v", l)
+		}
+	}
+	if strings.Join(ops, ",") != "upload,download,upload,setstat" { // scp sets the mode after copying
+		t.Fatalf("file operations logged: %v", ops)
+	}
+
+	// Without the upload action, a put is refused and nothing lands.
+	acts := []string{"connect", "download"}
+	if _, err := e.acc.UpdatePermission(ctx, admin, e.perm.ID, access.PermissionFields{Actions: &acts}); err != nil {
+		t.Fatal(err)
+	}
+	r = sshtest.Invocation{Program: "sftp", Stdin: "put " + local + " denied.bin\n",
+		Args: []string{"-i", priv, "-b", "-", "-P", e.port, "alice@ops@web-01@127.0.0.1"}}.Run(t)
+	if r.ExitCode == 0 || !strings.Contains(strings.ToLower(r.Stderr+r.Stdout), "permission denied") {
+		t.Fatalf("put without upload: %+v", r)
+	}
+	if out := mustRun(t, e.target, "ls"); strings.Contains(out, "denied.bin") {
+		t.Fatal("a refused upload reached the target")
+	}
+	denied, _, _ := e.db.FTPLogs(ctx, mustQuery(t, store.FTPLogSchema, "is_success=false"), "")
+	if len(denied) != 1 || denied[0].Operation != "upload" {
+		t.Fatalf("refused upload not logged: %+v", denied)
+	}
+}
+
+func mustRun(t *testing.T, tg *sshtest.Target, cmd string) string {
+	t.Helper()
+	out, err := tg.Run(cmd)
+	if err != nil {
+		t.Fatalf("%s on the target: %v %s", cmd, err, out)
+	}
+	return out
+}
+
+func TestInteractiveCommandsAuditedAndFiltered(t *testing.T) {
+	e := newEnv(t, sshtest.WithShell("/bin/bash"))
+	ctx := context.Background()
+	name, content := "no-touch", "touch"
+	g, err := e.filters.CreateGroup(ctx, admin, cmdfilter.GroupFields{Name: &name, Content: &content})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fname, action, prio := "block-touch", cmdfilter.Reject, 10
+	if _, err := e.filters.CreateFilter(ctx, admin, cmdfilter.FilterFields{Name: &fname, Action: &action, Priority: &prio, CommandGroups: &[]string{g.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	c := sshtest.SSHWith(t, []sshtest.ClientOption{sshtest.WithSize(80, 24)}, "-tt", "-p", e.port, "alice@ops@web-01@127.0.0.1")
+	c.Expect(`(?i)password:`, 15*time.Second)
+	c.SendLine(alicePassword)
+	c.Expect(`\$ `, 15*time.Second)
+	// An operator waits for the prompt before typing; typing ahead of it
+	// is a documented limit of reading commands off the screen.
+	c.Send("echo hellp")
+	c.Send("\x7f") // a typo fixed with backspace
+	c.SendLine("o-$((3+4))")
+	c.Expect(`hello-7\r\n\$ `, 10*time.Second)
+	c.SendLine("touch ~/blocked-file")
+	c.Expect(`command rejected by rule "block-touch"`, 10*time.Second)
+	c.Expect(`\$ `, 10*time.Second)
+	c.SendLine("echo still-here")
+	c.Expect(`still-here\r\n\$ `, 10*time.Second)
+	c.SendLine("exit")
+	c.WaitTimeout(10 * time.Second)
+	if out := mustRun(t, e.target, "ls"); strings.Contains(out, "blocked-file") {
+		t.Fatal("a rejected interactive command reached the target")
+	}
+	cmds, _, err := e.db.Commands(ctx, mustQuery(t, store.CommandSchema, "order=timestamp"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cmds {
+		got = append(got, c.Action+": "+c.Input)
+	}
+	want := []string{"accept: echo hello-$((3+4))", "reject: touch ~/blocked-file", "accept: echo still-here", "accept: exit"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("commands:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(cmds[0].Output, "hello-7") {
+		t.Fatalf("output excerpt %q", cmds[0].Output)
 	}
 }

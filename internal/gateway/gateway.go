@@ -351,8 +351,20 @@ collect:
 		case "shell", "exec":
 			early = append(early, r)
 		case "subsystem":
-			r.Reply(false, nil)
-			fail(ch, "subsystems (sftp) are not available through this gateway yet", 1)
+			var p struct{ Name string }
+			if ssh.Unmarshal(r.Payload, &p) != nil || p.Name != "sftp" {
+				r.Reply(false, nil)
+				fail(ch, "only the sftp subsystem is available through Postern", 1)
+				return
+			}
+			for _, e := range early {
+				if e.WantReply {
+					e.Reply(true, nil)
+				}
+			}
+			r.Reply(true, nil)
+			go ssh.DiscardRequests(reqs)
+			s.serveSFTP(ctx, conn, user, login, ch)
 			return
 		default:
 			if r.WantReply {
@@ -436,20 +448,7 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 			return fmt.Errorf("postern: command rejected by rule %q; it was not run", verdict.Rule)
 		}
 	}
-	algos := hostKeyAlgos(s.core.PinnedKeyType(ctx, asset.ID, c.Address))
-	client, err := sshproxy.Dial(ctx, sshproxy.Target{
-		Address: c.Address, Username: c.Credential.Username, Password: c.Credential.Password, PrivateKey: c.Credential.PrivateKey,
-		HostKeyAlgos: algos,
-		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			if err := s.core.PinHostKey(ctx, asset.ID, c.Address, key); err != nil {
-				s.cfg.Logger.Warn("target host key refused", "asset", asset.Name, "address", c.Address,
-					"offered", ssh.FingerprintSHA256(key), "user", user.Username, "err", err)
-				return sshproxy.HostKeyRefused(err)
-			}
-			return nil
-		},
-	})
-	c.Credential = Credential{} // not needed past the login
+	client, err := s.dial(ctx, user, asset, &c)
 	if err != nil {
 		reason, success = err.Error(), false
 		return fmt.Errorf("postern: %s: %s", asset.Name, err)
@@ -491,8 +490,19 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 			fmt.Fprintf(ch.Stderr(), "postern: warning: this command matches rule %q and is flagged for review\r\n", verdict.Rule)
 		}
 	}
+	var cmds *commandAudit
+	if _, cols, rows, isPty := ptyOf(setups); isPty && exec == "" {
+		cmds = s.auditCommands(ctx, c.SessionID, cols, rows, ch, rec)
+		hooks.Output = teeOutput(cmds.auditor.Output, hooks.Output)
+		hooks.Input = teeOutput(cmds.auditor.Input, hooks.Input)
+		hooks.Resize = teeResize(cmds.auditor.Resize, hooks.Resize)
+		hooks.Rewrite = cmds.filter
+	}
 	started := time.Now()
 	res, err := sshproxy.Bridge(sctx, client, ch, reqs, setups, hooks)
+	if cmds != nil {
+		cmds.auditor.Flush()
+	}
 	if exec != "" {
 		s.core.RecordCommands(context.Background(), []Command{{SessionID: c.SessionID, Input: exec, Output: excerpt.String(),
 			Risk: verdict.Risk, Action: verdict.Action, At: started}})
@@ -507,6 +517,26 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 		reason = fmt.Sprintf("exit status %d", res.ExitStatus)
 	}
 	return nil
+}
+
+// dial logs in to the connection's target, checking its host key against
+// the pin, and drops the credential once it is used.
+func (s *Server) dial(ctx context.Context, user User, asset Asset, c *Connection) (*ssh.Client, error) {
+	algos := hostKeyAlgos(s.core.PinnedKeyType(ctx, asset.ID, c.Address))
+	client, err := sshproxy.Dial(ctx, sshproxy.Target{
+		Address: c.Address, Username: c.Credential.Username, Password: c.Credential.Password, PrivateKey: c.Credential.PrivateKey,
+		HostKeyAlgos: algos,
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			if err := s.core.PinHostKey(ctx, asset.ID, c.Address, key); err != nil {
+				s.cfg.Logger.Warn("target host key refused", "asset", asset.Name, "address", c.Address,
+					"offered", ssh.FingerprintSHA256(key), "user", user.Username, "err", err)
+				return sshproxy.HostKeyRefused(err)
+			}
+			return nil
+		},
+	})
+	c.Credential = Credential{} // not needed past the login
+	return client, err
 }
 
 // liveSession is a connected session that the gateway may have to end:
@@ -744,5 +774,15 @@ func teeOutput(first, next func([]byte)) func([]byte) {
 	return func(p []byte) {
 		first(p)
 		next(p)
+	}
+}
+
+func teeResize(first, next func(cols, rows int)) func(cols, rows int) {
+	if next == nil {
+		return first
+	}
+	return func(cols, rows int) {
+		first(cols, rows)
+		next(cols, rows)
 	}
 }

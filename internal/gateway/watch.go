@@ -14,7 +14,7 @@ const watchBacklog = 64 << 10
 // closed) rather than slowing the operator.
 type fanout struct {
 	mu     sync.Mutex
-	ring   []byte // the last watchBacklog bytes, allocated on first output
+	ring   []byte // the last watchBacklog bytes, grown as output arrives
 	next   int    // where the next byte goes in ring
 	full   bool   // ring has wrapped at least once
 	subs   map[chan []byte]struct{}
@@ -24,10 +24,21 @@ type fanout struct {
 func newFanout() *fanout { return &fanout{subs: map[chan []byte]struct{}{}} }
 
 // keep copies p into the ring: a constant cost per byte however long the
-// session, so bulk output is not slowed by watching being possible.
+// session, so bulk output is not slowed by watching being possible. The
+// ring grows to watchBacklog only as output arrives, so an idle session
+// holds little.
 func (f *fanout) keep(p []byte) {
-	if f.ring == nil {
-		f.ring = make([]byte, watchBacklog)
+	if !f.full && len(f.ring) < watchBacklog {
+		if room := watchBacklog - len(f.ring); len(p) <= room {
+			f.ring = append(f.ring, p...)
+			f.next = len(f.ring) % watchBacklog
+			f.full = len(f.ring) == watchBacklog
+			return
+		}
+		grown := make([]byte, watchBacklog)
+		copy(grown, f.ring)
+		f.next = len(f.ring)
+		f.ring = grown
 	}
 	if len(p) >= len(f.ring) {
 		copy(f.ring, p[len(p)-len(f.ring):])
@@ -37,6 +48,8 @@ func (f *fanout) keep(p []byte) {
 	n := copy(f.ring[f.next:], p)
 	if n < len(p) {
 		copy(f.ring, p[n:])
+	}
+	if f.next+len(p) >= len(f.ring) {
 		f.full = true
 	}
 	f.next = (f.next + len(p)) % len(f.ring)
@@ -45,6 +58,9 @@ func (f *fanout) keep(p []byte) {
 // backlog returns the kept output in order.
 func (f *fanout) backlog() []byte {
 	if !f.full {
+		if len(f.ring) < watchBacklog {
+			return append([]byte(nil), f.ring...)
+		}
 		return append([]byte(nil), f.ring[:f.next]...)
 	}
 	out := make([]byte, 0, len(f.ring))

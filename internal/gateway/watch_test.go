@@ -25,6 +25,14 @@ func TestFanoutKeepsTheLatestOutput(t *testing.T) {
 	if _, ok := <-c; ok {
 		t.Fatal("channel open after the session ended")
 	}
+	// Output that ends exactly at the ring's end is kept too.
+	h := newFanout()
+	h.write(bytes.Repeat([]byte("a"), 1000))
+	h.write(bytes.Repeat([]byte("b"), watchBacklog-1000+10))
+	h.write(bytes.Repeat([]byte("c"), watchBacklog-10))
+	if s, _ := h.subscribe(); len(s) != watchBacklog || s[9] != 'b' || s[10] != 'c' {
+		t.Fatalf("backlog after an exact wrap: %d bytes", len(s))
+	}
 	// A short session keeps everything.
 	g := newFanout()
 	g.write([]byte("hello "))

@@ -167,11 +167,17 @@ func HostKeyRefused(err error) error { return hostKeyError{err} }
 
 // Hooks observe a bridged session. Every hook is optional.
 type Hooks struct {
-	Output func(p []byte)       // data from the target to the operator (stdout and stderr)
-	Input  func(p []byte)       // data from the operator to the target
-	Resize func(cols, rows int) // pty-req and window-change sizes
-	Exec   func(command string) // an exec request
-	Pty    func(term string, cols, rows int)
+	Output func(p []byte) // data from the target to the operator (stdout and stderr)
+	Input  func(p []byte) // data from the operator to the target, as forwarded
+	// Rewrite, when set, takes the operator's data instead of it being
+	// forwarded, and forwards it itself through send, possibly in pieces
+	// and changed (a command filter waits for a line's echo before its
+	// Enter, and turns a refused Enter into a line kill). It must not
+	// keep p after returning.
+	Rewrite func(p []byte, send func([]byte) error) error
+	Resize  func(cols, rows int) // pty-req and window-change sizes
+	Exec    func(command string) // an exec request
+	Pty     func(term string, cols, rows int)
 }
 
 // Result says how a bridged session ended.
@@ -234,15 +240,15 @@ func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs 
 	// Target → operator: stdout, stderr, then EOF.
 	go func() {
 		defer wg.Done()
-		copyStream(down, up, h.Output)
+		copyStream(down, up, h.Output, nil)
 	}()
 	go func() {
 		defer wg.Done()
-		copyStream(down.Stderr(), up.Stderr(), h.Output)
+		copyStream(down.Stderr(), up.Stderr(), h.Output, nil)
 	}()
 	// Operator → target.
 	go func() {
-		copyStream(up, down, h.Input)
+		copyStream(up, down, h.Input, h.Rewrite)
 		up.CloseWrite()
 	}()
 	// Operator's requests (window-change, signal, ...).
@@ -337,28 +343,57 @@ func (h Hooks) observe(typ string, payload []byte) {
 	}
 }
 
-// copyBuf is large: bulk output (a 1 GB cat) is the case to be fast for,
-// and SSH channel windows are 2 MiB.
-const copyBuf = 256 << 10
+// Copy buffers: an idle session must cost little memory, and bulk output
+// (a 1 GB cat) must move in large reads, since SSH channel windows are
+// 2 MiB. So every stream starts reading into a small buffer and switches to
+// a large pooled one only while reads keep filling the small one, handing
+// it back once the stream goes quiet again.
+const (
+	smallBuf = 2 << 10
+	largeBuf = 256 << 10
+)
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBuf); return &b }}
+var bufPool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
 
-func copyStream(dst io.Writer, src io.Reader, tap func([]byte)) {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
+func copyStream(dst io.Writer, src io.Reader, tap func([]byte), rewrite func([]byte, func([]byte) error) error) {
+	small := make([]byte, smallBuf)
+	buf := small
+	var large *[]byte
+	defer func() {
+		if large != nil {
+			bufPool.Put(large)
+		}
+	}()
+	send := func(p []byte) error {
+		if tap != nil {
+			tap(p)
+		}
+		_, err := dst.Write(p)
+		return err
+	}
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			if tap != nil {
-				tap(buf[:n])
+			var werr error
+			if rewrite != nil {
+				werr = rewrite(buf[:n], send)
+			} else {
+				werr = send(buf[:n])
 			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			if werr != nil {
 				return
 			}
 		}
 		if err != nil {
 			return
+		}
+		switch {
+		case large == nil && n == len(small):
+			large = bufPool.Get().(*[]byte)
+			buf = *large
+		case large != nil && n < smallBuf:
+			bufPool.Put(large)
+			large, buf = nil, small
 		}
 	}
 }

@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/postern/postern/internal/gateway/sftpproxy"
+)
+
+// serveSFTP answers an operator's sftp subsystem (sftp, and scp since
+// OpenSSH 9): the virtual tree of their assets, or the one target named
+// in the login name.
+func (s *Server) serveSFTP(ctx context.Context, conn *ssh.ServerConn, user User, login Login, ch ssh.Channel) {
+	b := &sftpBackend{s: s, user: user, remote: remote(conn), sessions: map[string]string{}}
+	var direct *sftpproxy.Target
+	if login.Asset != "" {
+		asset, err := s.core.FindAsset(ctx, user.ID, login.Asset)
+		if err != nil {
+			fail(ch, err.Error(), 1)
+			return
+		}
+		su, err := pickSystemUser(asset, login.SystemUser)
+		if err != nil {
+			fail(ch, err.Error(), 1)
+			return
+		}
+		t := sftpTarget(asset, su)
+		direct = &t
+	}
+	if err := sftpproxy.Serve(ctx, ch, b, direct); err != nil && direct != nil {
+		fail(ch, "postern: "+err.Error(), 1)
+		return
+	}
+	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
+}
+
+func sftpTarget(a Asset, su SystemUser) sftpproxy.Target {
+	return sftpproxy.Target{Asset: a.Name, SystemUser: su.Name, AssetID: a.ID, SystemUserID: su.ID, Actions: su.Actions}
+}
+
+// sftpBackend gives the SFTP unit the operator's reach, connections made
+// through the core (permission check, session record, vaulted
+// credential, pinned host key) and the audit log.
+type sftpBackend struct {
+	s      *Server
+	user   User
+	remote string
+
+	mu       sync.Mutex
+	sessions map[string]string // asset id + "/" + system user id -> session id
+}
+
+func (b *sftpBackend) Targets(ctx context.Context) ([]sftpproxy.Target, error) {
+	assets, _, err := b.s.core.Assets(ctx, b.user.ID, AssetQuery{})
+	if err != nil {
+		return nil, err
+	}
+	var out []sftpproxy.Target
+	for _, a := range assets {
+		for _, su := range a.SystemUsers {
+			out = append(out, sftpTarget(a, su))
+		}
+	}
+	return out, nil
+}
+
+func (b *sftpBackend) Dial(ctx context.Context, t sftpproxy.Target) (*sftp.Client, io.Closer, error) {
+	c, err := b.s.core.Connect(ctx, b.user.ID, t.AssetID, t.SystemUserID, "sftp", b.remote)
+	if err != nil {
+		return nil, nil, err
+	}
+	asset := Asset{ID: t.AssetID, Name: t.Asset}
+	client, err := b.s.dial(ctx, b.user, asset, &c)
+	if err != nil {
+		b.s.core.Finish(context.Background(), Ending{SessionID: c.SessionID, Reason: err.Error()})
+		return nil, nil, fmt.Errorf("%s: %v", t.Asset, err)
+	}
+	sc, err := sftpproxy.NewClient(client)
+	if err != nil {
+		client.Close()
+		b.s.core.Finish(context.Background(), Ending{SessionID: c.SessionID, Reason: "the target has no SFTP service"})
+		return nil, nil, fmt.Errorf("%s: the target has no SFTP service", t.Asset)
+	}
+	b.mu.Lock()
+	b.sessions[t.AssetID+"/"+t.SystemUserID] = c.SessionID
+	b.mu.Unlock()
+	return sc, closerFunc(func() error {
+		err := client.Close()
+		b.s.core.Finish(context.Background(), Ending{SessionID: c.SessionID, Success: true, Reason: "sftp session closed"})
+		return err
+	}), nil
+}
+
+func (b *sftpBackend) Audit(ctx context.Context, e sftpproxy.Event) {
+	b.mu.Lock()
+	sid := b.sessions[e.Target.AssetID+"/"+e.Target.SystemUserID]
+	b.mu.Unlock()
+	b.s.core.RecordFileOp(context.Background(), FileOp{SessionID: sid, UserID: b.user.ID, Username: b.user.Username, RemoteAddr: b.remote,
+		AssetID: e.Target.AssetID, Asset: e.Target.Asset, SystemUserID: e.Target.SystemUserID, SystemUser: e.Target.SystemUser,
+		Operation: e.Op, Path: e.Path, Path2: e.Path2, Size: e.Size, SHA256: e.SHA256, Success: e.Success, Reason: e.Err, At: e.At})
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }

@@ -1,0 +1,330 @@
+package sftpproxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/pkg/sftp"
+)
+
+func hexSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// chunks splits data into pieces of size at their offsets.
+func chunks(data []byte, size int) (offs []int64, parts [][]byte) {
+	for off := 0; off < len(data); off += size {
+		end := min(off+size, len(data))
+		offs, parts = append(offs, int64(off)), append(parts, data[off:end])
+	}
+	return offs, parts
+}
+
+func TestDigest(t *testing.T) {
+	data := make([]byte, 1<<20+123)
+	rand.Read(data)
+	offs, parts := chunks(data, 32<<10)
+	feed := func(order []int) string {
+		d := newDigest()
+		for _, i := range order {
+			d.add(parts[i], offs[i])
+		}
+		return d.sum()
+	}
+	inOrder := make([]int, len(parts))
+	for i := range inOrder {
+		inOrder[i] = i
+	}
+	if got := feed(inOrder); got != hexSum(data) {
+		t.Fatalf("in order: %s, want %s", got, hexSum(data))
+	}
+	// Shuffled in small groups, as concurrent workers deliver them.
+	shuffled := append([]int(nil), inOrder...)
+	for i := 0; i+8 <= len(shuffled); i += 8 {
+		mrand.Shuffle(8, func(a, b int) { shuffled[i+a], shuffled[i+b] = shuffled[i+b], shuffled[i+a] })
+	}
+	if got := feed(shuffled); got != hexSum(data) {
+		t.Fatalf("reordered: %s, want %s", got, hexSum(data))
+	}
+	// Reversed entirely: still one run, and within the reorder bound.
+	rev := make([]int, len(inOrder))
+	for i := range rev {
+		rev[i] = len(inOrder) - 1 - i
+	}
+	if got := feed(rev); got != hexSum(data) {
+		t.Fatalf("reversed: %s", got)
+	}
+	if got := feed(inOrder[1:]); got != "" {
+		t.Fatalf("a transfer that skipped the start got a digest %s", got)
+	}
+	if got := feed(append(inOrder[:3:3], inOrder[4:]...)); got != "" {
+		t.Fatalf("a transfer with a gap got a digest %s", got)
+	}
+	if got := feed(append(inOrder[:5:5], inOrder[3:]...)); got != "" {
+		t.Fatalf("a transfer that rewrote bytes got a digest %s", got)
+	}
+	if got := newDigest().sum(); got != hexSum(nil) {
+		t.Fatalf("an empty transfer: %s", got)
+	}
+	// More out-of-order data than the bound gives up instead of holding it.
+	d := newDigest()
+	big := make([]byte, 1<<20)
+	for off := int64(1); off < maxPending/int64(len(big))+3; off++ {
+		d.add(big, off*int64(len(big)))
+	}
+	if d.held > maxPending {
+		t.Fatalf("the digest holds %d bytes, over its bound", d.held)
+	}
+	d.add(big, 0)
+	if d.sum() != "" {
+		t.Fatalf("a digest that gave up still has a sum")
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r     io.ReaderAt
+	bytes atomic.Int64
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.bytes.Add(int64(n))
+	return n, err
+}
+
+func TestReadAhead(t *testing.T) {
+	for _, size := range []int{0, 1000, 3 * raBlock, 5*raBlock + 12345} {
+		data := make([]byte, size)
+		rand.Read(data)
+		src := &countingReader{r: bytes.NewReader(data)}
+		ra := newReadAhead(src)
+		// Eight workers take 32 KiB reads in order and run them at once,
+		// as pkg/sftp's server does, past the end as clients do.
+		got := make([]byte, size)
+		offs := make(chan int64)
+		var wg sync.WaitGroup
+		var bad atomic.Value
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				buf := make([]byte, 32<<10)
+				for off := range offs {
+					n, err := ra.ReadAt(buf, off)
+					if err != nil && err != io.EOF {
+						bad.Store(err)
+					}
+					if want := max(0, min(len(buf), size-int(off))); n != want || (n < len(buf)) != (err == io.EOF) {
+						bad.Store(fmt.Errorf("read at %d: %d, %v; want %d", off, n, err, want))
+					}
+					if n > 0 {
+						copy(got[off:], buf[:n])
+					}
+				}
+			}()
+		}
+		for off := int64(0); off < int64(size)+64<<10; off += 32 << 10 {
+			offs <- off
+		}
+		close(offs)
+		wg.Wait()
+		ra.close()
+		if err := bad.Load(); err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("size %d: the data read differs", size)
+		}
+		if read := src.bytes.Load(); read > int64(size)+raBlock {
+			t.Fatalf("size %d: read %d bytes from the target for one pass", size, read)
+		}
+	}
+
+	// Random access reads only what is asked.
+	data := make([]byte, 8*raBlock)
+	rand.Read(data)
+	src := &countingReader{r: bytes.NewReader(data)}
+	ra := newReadAhead(src)
+	buf := make([]byte, 4096)
+	var asked int64
+	for range 50 {
+		off := int64(mrand.IntN(len(data)-len(buf)-1) + 1)
+		n, err := ra.ReadAt(buf, off)
+		if err != nil || !bytes.Equal(buf[:n], data[off:off+int64(n)]) {
+			t.Fatalf("random read at %d: %d, %v", off, n, err)
+		}
+		asked += int64(n)
+	}
+	ra.close()
+	if src.bytes.Load() > asked+int64(raBlock*(raWindow+1)) {
+		t.Fatalf("random reads of %d bytes read %d from the target", asked, src.bytes.Load())
+	}
+}
+
+func TestFromTarget(t *testing.T) {
+	cases := []struct {
+		in   error
+		want error
+	}{
+		{io.ErrUnexpectedEOF, sftp.ErrSSHFxConnectionLost},
+		{sftp.ErrSSHFxConnectionLost, sftp.ErrSSHFxConnectionLost},
+		{errors.New("odd"), sftp.ErrSSHFxFailure},
+	}
+	for _, c := range cases {
+		if err := fromTarget(c.in); !errors.Is(err, c.want) {
+			t.Errorf("fromTarget(%v) = %v, want code %v", c.in, err, c.want)
+		}
+	}
+	if fromTarget(io.EOF) != io.EOF {
+		t.Errorf("a file's end must stay io.EOF")
+	}
+}
+
+// frame builds an SFTP packet of type typ from its body.
+func frame(typ byte, body ...[]byte) []byte {
+	var b []byte
+	for _, p := range body {
+		b = append(b, p...)
+	}
+	out := binary.BigEndian.AppendUint32(nil, uint32(1+len(b)))
+	return append(append(out, typ), b...)
+}
+
+func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+
+func str(s string) []byte { return append(u32(uint32(len(s))), s...) }
+
+func readFrame(t *testing.T, r io.Reader) (byte, []byte) {
+	t.Helper()
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, binary.BigEndian.Uint32(hdr[:4])-1)
+	if _, err := io.ReadFull(r, body); err != nil {
+		t.Fatal(err)
+	}
+	return hdr[4], body
+}
+
+func TestLimits(t *testing.T) {
+	client, server := net.Pipe()
+	defer client.Close()
+	srv := sftp.NewRequestServer(newLimitsConn(server), sftp.InMemHandler())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+
+	client.Write(frame(1, u32(3))) // INIT, version 3
+	typ, body := readFrame(t, client)
+	if typ != fxpVersion || !bytes.Contains(body, str(limitsExt)) || !bytes.Contains(body, str("posix-rename@openssh.com")) {
+		t.Fatalf("VERSION: type %d, body %q", typ, body)
+	}
+	client.Write(frame(fxpExtended, u32(7), str(limitsExt)))
+	typ, body = readFrame(t, client)
+	if typ != fxpExtendedReply || len(body) != 4+32 || binary.BigEndian.Uint32(body) != 7 ||
+		binary.BigEndian.Uint64(body[4:]) != maxPacketLength || binary.BigEndian.Uint64(body[12:]) != maxReadLength || binary.BigEndian.Uint64(body[20:]) != maxReadLength {
+		t.Fatalf("limits reply: type %d, body %x", typ, body)
+	}
+	// Other requests, extended ones included, reach the server.
+	client.Write(frame(16, u32(8), str("/"))) // REALPATH
+	if typ, body = readFrame(t, client); typ != 104 || binary.BigEndian.Uint32(body) != 8 {
+		t.Fatalf("REALPATH reply: type %d, body %q", typ, body)
+	}
+	client.Write(frame(fxpExtended, u32(9), str("no-such@example.com")))
+	if typ, body = readFrame(t, client); typ != 101 || binary.BigEndian.Uint32(body) != 9 {
+		t.Fatalf("unknown extension: type %d, body %q", typ, body)
+	}
+	client.Close()
+	<-done
+}
+
+// fakeBackend has targets that a test changes, and no targets to dial.
+type fakeBackend struct {
+	mu     sync.Mutex
+	ts     []Target
+	events []Event
+}
+
+func (f *fakeBackend) Targets(context.Context) ([]Target, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Target(nil), f.ts...), nil
+}
+
+func (f *fakeBackend) Dial(context.Context, Target) (*sftp.Client, io.Closer, error) {
+	return nil, nil, errors.New("no targets here")
+}
+
+func (f *fakeBackend) Audit(_ context.Context, e Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, e)
+}
+
+func (f *fakeBackend) set(actions ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ts = []Target{{Asset: "web-01", SystemUser: "deploy", AssetID: "a1", SystemUserID: "s1", Actions: actions}}
+}
+
+// TestRecheck shows that changed actions and revoked permissions apply to
+// the operations after the next re-read of the targets.
+func TestRecheck(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		b := &fakeBackend{}
+		b.set("connect", "upload")
+		var d *Target
+		dir := "/web-01/deploy/tmp/x"
+		if direct {
+			d, dir = &Target{AssetID: "a1", SystemUserID: "s1", Asset: "web-01", SystemUser: "deploy"}, "/tmp/x"
+		}
+		s := newSession(context.Background(), b, d)
+		// Allowed: it goes on to dial, which fails here.
+		if err := s.Filecmd(sftp.NewRequest("Mkdir", dir)); !errors.Is(err, sftp.ErrSSHFxNoConnection) {
+			t.Fatalf("direct=%v: mkdir with upload: %v", direct, err)
+		}
+		b.set("connect", "download")
+		if err := s.Filecmd(sftp.NewRequest("Mkdir", dir)); !errors.Is(err, sftp.ErrSSHFxNoConnection) {
+			t.Fatalf("direct=%v: mkdir before the re-check: %v", direct, err)
+		}
+		s.mu.Lock()
+		s.reachAt = s.reachAt.Add(-recheckEvery)
+		s.mu.Unlock()
+		if err := s.Filecmd(sftp.NewRequest("Mkdir", dir)); !errors.Is(err, sftp.ErrSSHFxPermissionDenied) {
+			t.Fatalf("direct=%v: mkdir after upload was removed: %v", direct, err)
+		}
+		b.mu.Lock()
+		b.ts = nil
+		b.mu.Unlock()
+		s.mu.Lock()
+		s.reachAt = s.reachAt.Add(-recheckEvery)
+		s.mu.Unlock()
+		_, err := s.Filelist(sftp.NewRequest("List", dir))
+		want := sftp.ErrSSHFxNoSuchFile
+		if direct {
+			want = sftp.ErrSSHFxPermissionDenied
+		}
+		if !errors.Is(err, want) {
+			t.Fatalf("direct=%v: listing after the permission went: %v", direct, err)
+		}
+		last := b.events[len(b.events)-1]
+		if last.Op != OpMkdir || last.Success || !strings.Contains(last.Err, `"upload" action`) {
+			t.Fatalf("direct=%v: the refusal was audited as %+v", direct, last)
+		}
+	}
+}

@@ -1,0 +1,225 @@
+package sftpproxy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pkg/sftp"
+)
+
+// maxPending bounds the out-of-order data a digest holds while it waits
+// for the bytes before it. pkg/sftp's server hands a handle's reads and
+// writes to several workers at once, so packets sent in order reach us a
+// little out of order; a client that reorders far more than this (random
+// access) gets no digest rather than unbounded memory use.
+const maxPending = 16 << 20
+
+// digest is the SHA-256 of the bytes of one direction of a transfer,
+// hashed in file order as they pass (see Event.SHA256).
+type digest struct {
+	mu      sync.Mutex
+	h       hash.Hash
+	next    int64            // bytes hashed so far: the offset awaited
+	pending map[int64][]byte // data beyond next, copied, by offset
+	held    int              // bytes in pending
+	broken  bool             // a gap, an overlap or too much reordering
+}
+
+func newDigest() *digest { return &digest{h: sha256.New()} }
+
+// add hashes p, found at offset off.
+func (d *digest) add(p []byte, off int64) {
+	if len(p) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch {
+	case d.broken:
+	case off == d.next:
+		d.h.Write(p)
+		d.next += int64(len(p))
+		for len(d.pending) > 0 {
+			q, ok := d.pending[d.next]
+			if !ok {
+				break
+			}
+			delete(d.pending, d.next)
+			d.held -= len(q)
+			d.h.Write(q)
+			d.next += int64(len(q))
+			putChunk(q)
+		}
+	case off > d.next:
+		if _, dup := d.pending[off]; dup || d.held+len(p) > maxPending {
+			d.fail()
+			return
+		}
+		if d.pending == nil {
+			d.pending = map[int64][]byte{}
+		}
+		// Copied, into a pooled buffer: the caller's is not ours to keep.
+		d.pending[off] = append(getChunk(len(p)), p...)
+		d.held += len(p)
+	default: // data again for bytes already hashed
+		d.fail()
+	}
+}
+
+func (d *digest) fail() {
+	for _, q := range d.pending {
+		putChunk(q)
+	}
+	d.broken, d.pending, d.held = true, nil, 0
+}
+
+// chunkPool holds buffers for out-of-order data, which is frequent (most
+// transfers have some) and short-lived.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, maxReadLength); return &b }}
+
+func getChunk(n int) []byte {
+	if n > maxReadLength {
+		return make([]byte, 0, n)
+	}
+	return (*chunkPool.Get().(*[]byte))[:0]
+}
+
+func putChunk(b []byte) {
+	if cap(b) == maxReadLength {
+		chunkPool.Put(&b)
+	}
+}
+
+// sum is the hex digest, or "" when the data was not one run from offset
+// 0: chunks still waiting mean a gap was never filled.
+func (d *digest) sum() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.broken || len(d.pending) > 0 {
+		return ""
+	}
+	return hex.EncodeToString(d.h.Sum(nil))
+}
+
+// transfer is an open file on a target, as the request server sees it
+// (io.ReaderAt, io.WriterAt, or both), counting and hashing what passes
+// and auditing the transfer when it is closed.
+type transfer struct {
+	s      *session
+	f      *sftp.File
+	ra     *readAhead // reads, for a handle opened only for reading
+	read   bool       // opened for reading
+	write  bool       // opened for writing
+	down   transferLeg
+	up     transferLeg
+	ev     Event // Target, Path and At; Op, Size and the rest at close
+	mu     sync.Mutex
+	err    error // the first failure, which fails the transfer
+	closed bool
+}
+
+// transferLeg is one direction of a transfer.
+type transferLeg struct {
+	bytes atomic.Int64
+	dig   *digest
+}
+
+func newTransfer(s *session, f *sftp.File, ev Event, read, write bool) *transfer {
+	x := &transfer{s: s, f: f, read: read, write: write, ev: ev}
+	x.down.dig, x.up.dig = newDigest(), newDigest()
+	if read && !write {
+		x.ra = newReadAhead(f)
+	}
+	return x
+}
+
+// ReadAt reads from the target file for the operator.
+func (x *transfer) ReadAt(p []byte, off int64) (n int, err error) {
+	if x.ra != nil {
+		n, err = x.ra.ReadAt(p, off)
+	} else {
+		n, err = readAt(x.f, p, off)
+	}
+	if n > 0 {
+		x.down.dig.add(p[:n], off)
+		x.down.bytes.Add(int64(n))
+	}
+	if err != nil && err != io.EOF {
+		err = fromTarget(err)
+		x.failed(err)
+	}
+	return n, err
+}
+
+// WriteAt writes the operator's data to the target file. The data is
+// hashed before it is sent on: that keeps the hash's input closest to the
+// order it arrived in, and a write that then fails fails the transfer,
+// which drops the digest anyway.
+func (x *transfer) WriteAt(p []byte, off int64) (int, error) {
+	x.up.dig.add(p, off)
+	n, err := x.f.WriteAt(p, off)
+	x.up.bytes.Add(int64(n))
+	if err != nil {
+		err = fromTarget(err)
+		x.failed(err)
+	}
+	return n, err
+}
+
+// TransferError is told why the session ended with the file still open.
+func (x *transfer) TransferError(err error) {
+	x.failed(newStatus(sftp.ErrSSHFxConnectionLost, "the operator's connection ended mid-transfer: %v", err))
+}
+
+func (x *transfer) failed(err error) {
+	x.mu.Lock()
+	if x.err == nil {
+		x.err = err
+	}
+	x.mu.Unlock()
+}
+
+// Close closes the target file, whose error is the last word on whether
+// written data arrived, and audits the transfer: an upload for a handle
+// opened for writing, a download for one opened for reading (a read-write
+// handle that was read from is both).
+func (x *transfer) Close() error {
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return nil
+	}
+	x.closed = true
+	x.mu.Unlock()
+	if x.ra != nil {
+		x.ra.close()
+	}
+	cerr := fromTarget(x.f.Close())
+	if cerr != nil {
+		x.failed(cerr)
+	}
+	x.mu.Lock()
+	err := x.err
+	x.mu.Unlock()
+	emit := func(op string, leg *transferLeg) {
+		ev := x.ev
+		ev.Op, ev.Size, ev.Success = op, leg.bytes.Load(), err == nil
+		if err != nil {
+			ev.Err = err.Error()
+		} else {
+			ev.SHA256 = leg.dig.sum()
+		}
+		x.s.audit(ev)
+	}
+	if x.write {
+		emit(OpUpload, &x.up)
+	}
+	if x.read && (!x.write || x.down.bytes.Load() > 0) {
+		emit(OpDownload, &x.down)
+	}
+	return cerr
+}
