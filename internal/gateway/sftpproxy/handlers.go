@@ -85,18 +85,37 @@ func (s *session) open(r *sftp.Request, read, write bool) (*transfer, error) {
 		s.fail(ev, err)
 		return nil, err
 	}
-	f, err := c.OpenFile(pl.path, osFlags(r.Pflags(), read, write))
+	flags := r.Pflags()
+	f, err := c.OpenFile(pl.path, osFlags(flags, read, write))
 	if err != nil {
 		err = fromTarget(err)
 		s.fail(ev, err)
 		return nil, err
 	}
-	return newTransfer(s, f, ev, read, write), nil
+	x := newTransfer(s, f, ev, read, write)
+	if flags.Append {
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			err = fromTarget(err)
+			s.fail(ev, err)
+			return nil, err
+		}
+		x.appendFrom = fi.Size()
+	}
+	return x, nil
 }
 
 // osFlags turns the client's open flags into the os.OpenFile flags the
-// target client takes, passing through create, truncate, exclusive and
-// append as asked.
+// target client takes, passing through create, truncate and exclusive.
+//
+// Append is not passed on. A target appends each write at the end in the
+// order it receives them, and pkg/sftp's server hands writes to several
+// workers, so they would land out of order. Writes go to the offsets the
+// client gives instead, which is the same thing for clients that resume
+// at the end of the file (sftp's reput and put -a); writes below the
+// file's size at open, from a client counting on the target to append, are
+// refused (transfer.WriteAt) rather than let overwrite the file.
 func osFlags(p sftp.FileOpenFlags, read, write bool) int {
 	f := os.O_RDONLY
 	switch {
@@ -104,9 +123,6 @@ func osFlags(p sftp.FileOpenFlags, read, write bool) int {
 		f = os.O_RDWR
 	case write:
 		f = os.O_WRONLY
-	}
-	if p.Append {
-		f |= os.O_APPEND
 	}
 	if p.Creat {
 		f |= os.O_CREATE

@@ -109,17 +109,20 @@ func (d *digest) sum() string {
 // (io.ReaderAt, io.WriterAt, or both), counting and hashing what passes
 // and auditing the transfer when it is closed.
 type transfer struct {
-	s      *session
-	f      *sftp.File
-	ra     *readAhead // reads, for a handle opened only for reading
-	read   bool       // opened for reading
-	write  bool       // opened for writing
-	down   transferLeg
-	up     transferLeg
-	ev     Event // Target, Path and At; Op, Size and the rest at close
-	mu     sync.Mutex
-	err    error // the first failure, which fails the transfer
-	closed bool
+	s     *session
+	f     *sftp.File
+	ra    *readAhead // reads, for a handle opened only for reading
+	read  bool       // opened for reading
+	write bool       // opened for writing
+	down  transferLeg
+	up    transferLeg
+	ev    Event // Target, Path and At; Op, Size and the rest at close
+	// appendFrom is, for a handle opened to append, the file's size at
+	// open, below which writes are refused (osFlags); -1 otherwise.
+	appendFrom int64
+	mu         sync.Mutex
+	err        error // the first failure, which fails the transfer
+	closed     bool
 }
 
 // transferLeg is one direction of a transfer.
@@ -129,7 +132,7 @@ type transferLeg struct {
 }
 
 func newTransfer(s *session, f *sftp.File, ev Event, read, write bool) *transfer {
-	x := &transfer{s: s, f: f, read: read, write: write, ev: ev}
+	x := &transfer{s: s, f: f, read: read, write: write, ev: ev, appendFrom: -1}
 	x.down.dig, x.up.dig = newDigest(), newDigest()
 	if read && !write {
 		x.ra = newReadAhead(f)
@@ -160,6 +163,11 @@ func (x *transfer) ReadAt(p []byte, off int64) (n int, err error) {
 // order it arrived in, and a write that then fails fails the transfer,
 // which drops the digest anyway.
 func (x *transfer) WriteAt(p []byte, off int64) (int, error) {
+	if x.appendFrom >= 0 && off < x.appendFrom {
+		err := newStatus(sftp.ErrSSHFxOpUnsupported, "postern: appending writes must give the offset at the end of the file (%d), not %d", x.appendFrom, off)
+		x.failed(err)
+		return 0, err
+	}
 	x.up.dig.add(p, off)
 	n, err := x.f.WriteAt(p, off)
 	x.up.bytes.Add(int64(n))
