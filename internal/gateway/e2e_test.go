@@ -717,3 +717,36 @@ func TestInteractiveCommandsAuditedAndFiltered(t *testing.T) {
 		t.Fatalf("output excerpt %q", cmds[0].Output)
 	}
 }
+
+// TestClientWaitingForPtyReply logs in with a client that, like
+// x/crypto/ssh's RequestPty and paramiko's get_pty, waits for the answer to
+// pty-req before it sends exec: the session must start, with a terminal.
+func TestClientWaitingForPtyReply(t *testing.T) {
+	e := newEnv(t)
+	c, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "alice@ops@web-01",
+		Auth:            []ssh.AuthMethod{ssh.Password(alicePassword)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	stuck := time.AfterFunc(20*time.Second, func() { c.Close() })
+	defer stuck.Stop()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Setenv("LANG", "C.UTF-8"); err != nil && !strings.Contains(err.Error(), "rejected") {
+		t.Fatal(err)
+	}
+	if err := s.RequestPty("xterm", 30, 100, ssh.TerminalModes{}); err != nil {
+		t.Fatalf("pty-req: %v", err)
+	}
+	out, err := s.CombinedOutput("tty >/dev/null && stty size")
+	if err != nil {
+		t.Fatalf("exec after a waited-for pty-req: %v (output %q)", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "30 100" {
+		t.Fatalf("stty size through the gateway: %q, want \"30 100\"", got)
+	}
+}

@@ -341,11 +341,14 @@ func (s *Server) session(ctx context.Context, conn *ssh.ServerConn, user User, l
 collect:
 	for r := range reqs {
 		switch r.Type {
-		case "pty-req":
-			pty = true
-			early = append(early, r)
-			continue
-		case "env", "window-change":
+		case "pty-req", "env", "window-change":
+			// Answered now: the target is not chosen or connected until
+			// shell or exec arrives, and clients such as x/crypto/ssh's
+			// RequestPty wait for this answer before sending either.
+			// The request is replayed on the target later (a refused
+			// pty-req is then reported on stderr by the bridge).
+			pty = pty || r.Type == "pty-req"
+			answerNow(r)
 			early = append(early, r)
 			continue
 		case "shell", "exec":
@@ -356,11 +359,6 @@ collect:
 				r.Reply(false, nil)
 				fail(ch, "only the sftp subsystem is available through Postern", 1)
 				return
-			}
-			for _, e := range early {
-				if e.WantReply {
-					e.Reply(true, nil)
-				}
 			}
 			r.Reply(true, nil)
 			go ssh.DiscardRequests(reqs)
@@ -387,6 +385,15 @@ collect:
 		return
 	}
 	s.connect(ctx, conn, user, login, ch, reqs, early)
+}
+
+// answerNow accepts r at once and marks it answered, so that replaying it
+// later does not answer it a second time.
+func answerNow(r *ssh.Request) {
+	if r.WantReply {
+		r.Reply(true, nil)
+		r.WantReply = false
+	}
 }
 
 // connect resolves the target, asks the core for the connection and

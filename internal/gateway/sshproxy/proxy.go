@@ -222,12 +222,15 @@ func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs 
 	for _, r := range early {
 		h.observe(r.Type, r.Payload)
 		start := r.Type == "shell" || r.Type == "exec" || r.Type == "subsystem"
-		ok, err := up.SendRequest(r.Type, r.Reply != nil || start, r.Payload)
+		ok, err := up.SendRequest(r.Type, r.Reply != nil || start || r.Type == "pty-req", r.Payload)
 		if err != nil {
 			return res, fmt.Errorf("target closed during setup: %v", err)
 		}
 		if r.Reply != nil {
 			r.Reply(ok)
+		} else if !ok && r.Type == "pty-req" {
+			// The operator was told yes before the target answered.
+			fmt.Fprintf(down.Stderr(), "postern: the target refused a terminal (pty-req); going on without one\r\n")
 		}
 		if !ok && start {
 			return res, fmt.Errorf("the target refused the %s request", r.Type)
