@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -32,18 +33,20 @@ func main() {
 	warmup := flag.Int("warmup", 100, "round trips before measuring")
 	cipher := flag.String("cipher", "aes128-gcm@openssh.com", "SSH cipher")
 	timeout := flag.Duration("timeout", 5*time.Second, "longest wait for one echo")
+	setupLimit := flag.Duration("setup-timeout", 20*time.Second, "longest wait for the session to be ready")
+	waitPty := flag.Bool("pty-wait-reply", false, "send pty-req wanting a reply and wait for it before exec (x/crypto/ssh's RequestPty); the default sends it without wanting a reply, then exec")
 	flag.Parse()
 	if *addr == "" || *user == "" || *keyFile == "" || *n <= 0 {
 		fmt.Fprintln(os.Stderr, "echolat: -addr, -user, -key and a positive -n are required")
 		os.Exit(2)
 	}
-	if err := run(*addr, *user, *keyFile, *cipher, *n, *warmup, *timeout); err != nil {
+	if err := run(*addr, *user, *keyFile, *cipher, *n, *warmup, *timeout, *setupLimit, *waitPty); err != nil {
 		fmt.Fprintln(os.Stderr, "echolat:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, user, keyFile, cipher string, n, warmup int, timeout time.Duration) error {
+func run(addr, user, keyFile, cipher string, n, warmup int, timeout, setupLimit time.Duration, waitPty bool) error {
 	pem, err := os.ReadFile(keyFile)
 	if err != nil {
 		return err
@@ -73,17 +76,37 @@ func run(addr, user, keyFile, cipher string, n, warmup int, timeout time.Duratio
 	}
 	client := ssh.NewClient(c, chans, reqs)
 	defer client.Close()
+	// A server that never answers a step must not hang the benchmark:
+	// closing the connection unblocks every call below.
+	var stage atomic.Value
+	stage.Store("opening the session")
+	stuck := time.AfterFunc(setupLimit, func() { client.Close() })
+	setupErr := func(err error) error {
+		if !stuck.Stop() {
+			return fmt.Errorf("setup did not finish within %v, stuck at: %s", setupLimit, stage.Load())
+		}
+		return fmt.Errorf("%s: %v", stage.Load(), err)
+	}
 
 	sess, err := client.NewSession()
 	if err != nil {
-		return fmt.Errorf("session: %v", err)
+		return setupErr(err)
 	}
 	defer sess.Close()
 	// Raw and silent from the start, so that no byte is echoed by the
 	// terminal itself: only cat sends it back.
 	modes := ssh.TerminalModes{ssh.ECHO: 0, ssh.ICANON: 0, ssh.ISIG: 0, ssh.IEXTEN: 0, ssh.OPOST: 0, ssh.ICRNL: 0}
-	if err := sess.RequestPty("xterm", 24, 80, modes); err != nil {
-		return fmt.Errorf("pty-req: %v", err)
+	if waitPty {
+		stage.Store("waiting for the reply to pty-req (sent before exec, as x/crypto/ssh's RequestPty does)")
+		err = sess.RequestPty("xterm", 24, 80, modes)
+	} else {
+		// As OpenSSH's client does, exec follows pty-req without waiting
+		// for its answer (here by not asking for one).
+		stage.Store("sending pty-req")
+		_, err = sess.SendRequest("pty-req", false, PtyRequest("xterm", 80, 24, modes))
+	}
+	if err != nil {
+		return setupErr(err)
 	}
 	stdin, err := sess.StdinPipe()
 	if err != nil {
@@ -93,16 +116,21 @@ func run(addr, user, keyFile, cipher string, n, warmup int, timeout time.Duratio
 	if err != nil {
 		return err
 	}
+	stage.Store("waiting for the reply to exec")
 	if err := sess.Start("stty raw -echo && echo ECHOLAT-READY && exec cat"); err != nil {
-		return fmt.Errorf("exec: %v", err)
+		return setupErr(err)
 	}
+	stage.Store("waiting for the command to print ECHOLAT-READY")
 	r := bufio.NewReaderSize(out, 64)
-	if err := waitFor(r, []byte("ECHOLAT-READY"), 10*time.Second); err != nil {
-		return err
+	if err := waitFor(r, []byte("ECHOLAT-READY")); err != nil {
+		return setupErr(err)
 	}
 	// The rest of the READY line: "\n" or "\r\n".
 	if _, err := r.ReadBytes('\n'); err != nil {
-		return fmt.Errorf("reading the ready line: %v", err)
+		return setupErr(err)
+	}
+	if !stuck.Stop() {
+		return fmt.Errorf("setup did not finish within %v", setupLimit)
 	}
 
 	got := make(chan byte, 1)
@@ -163,31 +191,35 @@ func pct(sorted []time.Duration, p int) time.Duration {
 	return sorted[i-1]
 }
 
-// waitFor reads r until it has seen marker, within limit.
-func waitFor(r *bufio.Reader, marker []byte, limit time.Duration) error {
-	done := make(chan error, 1)
-	go func() {
-		var seen []byte
-		for {
-			b, err := r.ReadByte()
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					err = fmt.Errorf("the session ended before it was ready; it printed %q", seen)
-				}
-				done <- err
-				return
+// waitFor reads r until it has seen marker.
+func waitFor(r *bufio.Reader, marker []byte) error {
+	var seen []byte
+	for {
+		b, err := r.ReadByte()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = fmt.Errorf("the session ended before it was ready; it printed %q", seen)
 			}
-			seen = append(seen, b)
-			if bytes.HasSuffix(seen, marker) {
-				done <- nil
-				return
-			}
+			return err
 		}
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(limit):
-		return fmt.Errorf("the session was not ready within %v", limit)
+		seen = append(seen, b)
+		if bytes.HasSuffix(seen, marker) {
+			return nil
+		}
 	}
+}
+
+// PtyRequest is the payload of a pty-req request (RFC 4254, 6.2).
+func PtyRequest(term string, cols, rows uint32, modes ssh.TerminalModes) []byte {
+	var m []byte
+	for op, v := range modes {
+		m = append(m, op, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+	}
+	m = append(m, 0) // TTY_OP_END
+	return ssh.Marshal(struct {
+		Term              string
+		Columns, Rows     uint32
+		WidthPx, HeightPx uint32
+		Modes             string
+	}{term, cols, rows, 0, 0, string(m)})
 }

@@ -34,9 +34,11 @@ func serve(args []string) error {
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "end an SSH session after this long without operator input (output does not count); 0 never")
 	maxSession := fs.Duration("max-session", 0, "end an SSH session after this long in all; 0 never")
 	recMax := fs.Int64("recording-max-bytes", 0, "cap on one session recording's size; 0 none")
+	diagAddr := fs.String("diag-addr", "", "serve Go's profiler (/debug/pprof/) on this address, for diagnosing CPU and memory use; off by default, keep it on loopback")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	keepHeapFloor()
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -96,6 +98,14 @@ func serve(args []string) error {
 		}
 	}()
 	defer gw.Close()
+
+	if *diagAddr != "" {
+		stopDiag, err := serveDiagnostics(*diagAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDiag()
+	}
 
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {

@@ -31,12 +31,17 @@ func reportCPUPerGB(b *testing.B, cpu0 time.Duration, bytesPerOp int) {
 // BenchmarkOutput records bulk output (cat of a large file) in 64 KiB
 // writes of mixed text, the background writes to the file included: what a
 // session pays, in time and allocations, for being recorded.
-func BenchmarkOutput(b *testing.B) {
+func BenchmarkOutput(b *testing.B) { benchOutput(b, mixedText(64<<10)) }
+
+// BenchmarkOutputZeros records head -c 1G /dev/zero: NUL bytes, which
+// terminals ignore and the recording leaves out.
+func BenchmarkOutputZeros(b *testing.B) { benchOutput(b, make([]byte, 64<<10)) }
+
+func benchOutput(b *testing.B, chunk []byte) {
 	r, err := Start(b.TempDir(), "bench", Header{}, Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	chunk := mixedText(64 << 10)
 	b.SetBytes(int64(len(chunk)))
 	b.ReportAllocs()
 	cpu0 := cpuTime(b)

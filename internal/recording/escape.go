@@ -42,7 +42,13 @@ const replacement = "\uFFFD"
 // holds non-ASCII bytes, and copied at once. Only a span with invalid UTF-8
 // is decoded rune by rune. This keeps escaping fast on ordinary terminal
 // output, which is mostly such spans.
-func appendEscaped(dst, p []byte) (out, rest []byte) {
+//
+// With dropNUL, NUL bytes are left out. That is for output to a terminal:
+// ECMA-48 (8.3.88) has NUL as a fill character that may be inserted into or
+// removed from a stream without changing what it means, and terminals
+// ignore it, so a replay shows the same; while escaped, each NUL would cost
+// six bytes of recording (a stream of zeros six times its size).
+func appendEscaped(dst, p []byte, dropNUL bool) (out, rest []byte) {
 	// Keep an unfinished sequence at the very end out of the spans, so that
 	// the split that large reads make in non-ASCII text stays on the fast
 	// path.
@@ -57,13 +63,29 @@ func appendEscaped(dst, p []byte) (out, rest []byte) {
 				dst = appendInvalid(dst, p[i:j])
 			}
 		}
-		if j < len(p) {
+		switch {
+		case j == len(p):
+		case p[j] == 0 && dropNUL:
+			j = skipNUL(p, j)
+		default:
 			dst = appendEscapedASCII(dst, p[j])
 			j++
 		}
 		i = j
 	}
 	return dst, rest
+}
+
+// skipNUL returns the index of the first byte at or after i that is not
+// NUL, testing eight bytes at a time.
+func skipNUL(p []byte, i int) int {
+	for i+8 <= len(p) && binary.LittleEndian.Uint64(p[i:]) == 0 {
+		i += 8
+	}
+	for i < len(p) && p[i] == 0 {
+		i++
+	}
+	return i
 }
 
 // cutUnfinished splits off the start of a UTF-8 sequence that p ends in the
@@ -161,8 +183,9 @@ func appendEscapedASCII(dst []byte, b byte) []byte {
 // carry holds the start of a UTF-8 sequence that the last call ended in the
 // middle of (at most three bytes).
 type carry struct {
-	b [utf8.UTFMax]byte
-	n int
+	b       [utf8.UTFMax]byte
+	n       int
+	dropNUL bool // leave NUL bytes out (see appendEscaped)
 }
 
 // appendData escapes p as the continuation of the stream whose unfinished
@@ -194,7 +217,7 @@ func (c *carry) appendData(dst, p []byte) []byte {
 		p = p[i-c.n:]
 		c.n = 0
 	}
-	dst, rest := appendEscaped(dst, p)
+	dst, rest := appendEscaped(dst, p, c.dropNUL)
 	c.n = copy(c.b[:], rest)
 	return dst
 }

@@ -32,7 +32,11 @@
 // event, so nothing valid is damaged; each byte that is not part of valid
 // UTF-8 is written as U+FFFD (so the file stays valid JSON and the reader
 // sees that something undecodable was sent). Control characters, escape
-// sequences included, are kept exactly through JSON escapes.
+// sequences included, are kept exactly through JSON escapes, except NUL in
+// output: terminals ignore it and the standard lets it be removed, so it is
+// left out of the recording (a stream of zeros records as nothing, instead
+// of six bytes of "\u0000" for each). NUL in input (Ctrl-@, which programs
+// do read) is kept.
 //
 // # Durability and cost
 //
@@ -236,6 +240,7 @@ func Start(dir, id string, h Header, opt Options) (*Recorder, error) {
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
+	r.out.dropNUL = true
 	r.space.L = &r.mu
 	go r.writer()
 	return r, nil
@@ -421,7 +426,7 @@ func appendEventStart(dst []byte, t time.Duration, kind string) []byte {
 // set apart on its own lines and in reverse video.
 func appendNotice(dst []byte, t time.Duration, msg string) []byte {
 	dst = appendEventStart(dst, t, KindOutput)
-	dst, _ = appendEscaped(dst, []byte("\r\n\x1b[0;7m[postern: "+msg+"]\x1b[0m\r\n"))
+	dst, _ = appendEscaped(dst, []byte("\r\n\x1b[0;7m[postern: "+msg+"]\x1b[0m\r\n"), false)
 	return append(dst, eventEnd...)
 }
 

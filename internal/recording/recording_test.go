@@ -299,9 +299,28 @@ func TestInvalidUTF8AndControls(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := outputOf(checkAsciicast(t, readText(t, dir, "v")))
-	want := controls + "bad:\uFFFD\uFFFD;" + "\uFFFD\uFFFDA" + "\uFFFD\uFFFD\uFFFD" + "end\uFFFD\uFFFD"
+	// NUL is left out of output (terminals ignore it): only that byte.
+	want := strings.ReplaceAll(controls, "\x00", "") + "bad:\uFFFD\uFFFD;" + "\uFFFD\uFFFDA" + "\uFFFD\uFFFD\uFFFD" + "end\uFFFD\uFFFD"
 	if got != want {
 		t.Fatalf("output\n got %q\nwant %q", got, want)
+	}
+}
+
+// Output that is all NUL (head -c 1G /dev/zero) records as nothing, and costs
+// no event; NUL typed as input (Ctrl-@) is kept.
+func TestNULLeftOutOfOutputOnly(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, dir, "z", Options{MergeWithin: -1})
+	r.Output(make([]byte, 1<<20))
+	r.Output([]byte("a\x00\x00b"))
+	r.Output(make([]byte, 13))
+	r.Input([]byte("\x00x"))
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	evs := checkAsciicast(t, readText(t, dir, "z"))
+	if len(evs) != 2 || evs[0].Kind != KindOutput || evs[0].Data != "ab" || evs[1].Kind != KindInput || evs[1].Data != "\x00x" {
+		t.Fatalf("events %+v, want output \"ab\" and input \"\\x00x\" only", evs)
 	}
 }
 
@@ -329,7 +348,7 @@ func TestRandomSplitsMatchWholeDecoding(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := outputOf(checkAsciicast(t, readText(t, dir, id)))
-		if want := string([]rune(string(stream))); got != want {
+		if want := strings.ReplaceAll(string([]rune(string(stream))), "\x00", ""); got != want {
 			t.Fatalf("stream %q\n got %q\nwant %q", stream, got, want)
 		}
 	}
@@ -338,10 +357,12 @@ func TestRandomSplitsMatchWholeDecoding(t *testing.T) {
 func FuzzEscape(f *testing.F) {
 	f.Add([]byte("plain text"), 3)
 	f.Add([]byte("\x1b[0m\x00\"\\\n你好\xff"), 1)
+	f.Add([]byte("\x00\x00\x00\x00\x00\x00\x00\x00\x00é\x00"), 0x103)
 	f.Add([]byte("😀\xf0\x9f\x98"), 2)
 	f.Fuzz(func(t *testing.T, p []byte, step int) {
+		drop := step&0x100 != 0
 		step = 1 + (step&0xff)%16
-		var c carry
+		c := carry{dropNUL: drop}
 		var dst []byte
 		for rest := p; len(rest) > 0; {
 			k := min(step, len(rest))
@@ -353,7 +374,11 @@ func FuzzEscape(f *testing.F) {
 		if err := json.Unmarshal(append(append([]byte{'"'}, dst...), '"'), &s); err != nil {
 			t.Fatalf("%q escaped to invalid JSON %q: %v", p, dst, err)
 		}
-		if want := string([]rune(string(p))); s != want {
+		want := string([]rune(string(p)))
+		if drop {
+			want = strings.ReplaceAll(want, "\x00", "")
+		}
+		if s != want {
 			t.Fatalf("%q came back as %q, want %q", p, s, want)
 		}
 	})

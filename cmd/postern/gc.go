@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+)
+
+// heapFloor is the heap size below which the garbage collector is not
+// asked to run. The SSH library allocates a fresh buffer for every packet it
+// reads, so a bulk transfer through a quiet gateway (a live heap of some 20
+// MiB) would otherwise start a collection every 20 MiB or so carried; with
+// the floor a gigabyte through Postern costs about a fifth less CPU (see
+// bench/gateway.sh), for up to this much more memory while data flows. A
+// busy gateway, whose live heap is past half the floor, runs as Go's
+// default (GOGC=100) has it.
+const heapFloor = 128 << 20
+
+// keepHeapFloor raises the collector's target so that the heap may grow to
+// heapFloor before a collection, re-reading the live heap after each one.
+// An operator's GOGC, if set, is left alone, and GOMEMLIMIT still applies.
+func keepHeapFloor() {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	m := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
+	current := 100
+	var arm func()
+	arm = func() {
+		// A pointer-holding object, never from the tiny allocator, so
+		// that each collection frees it and runs its cleanup.
+		sentinel := new(struct{ _ *byte })
+		runtime.AddCleanup(sentinel, func(struct{}) {
+			metrics.Read(m)
+			live, roots := m[0].Value.Uint64(), m[1].Value.Uint64()+m[2].Value.Uint64()
+			if p := floorPercent(live, roots, heapFloor); p != current {
+				current = p
+				debug.SetGCPercent(p)
+			}
+			arm()
+		}, struct{}{})
+	}
+	arm()
+}
+
+// floorPercent is the GOGC that puts the next collection at floor, given
+// the live heap and the stacks and globals the collector scans (Go sets the
+// target at live + (live+roots)*GOGC/100), and never under Go's default of
+// 100. It is rounded down to steps of 50 so that small changes of the live
+// heap do not retune the collector after every cycle.
+func floorPercent(live, roots, floor uint64) int {
+	base := max(live+roots, 1<<20)
+	if live >= floor || (floor-live)*100/base < 150 {
+		return 100
+	}
+	p := int((floor-live)*100/base) / 50 * 50
+	return min(p, 5000)
+}
