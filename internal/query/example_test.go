@@ -41,7 +41,7 @@ func Example() {
 	fmt.Println(err)
 	// Output:
 	// WHERE a.date_created >= ? AND LOWER(a.ip) LIKE LOWER(?) ESCAPE '\' AND a.is_active = ? AND (LOWER(a.name) LIKE LOWER(?) ESCAPE '\' OR LOWER(a.ip) LIKE LOWER(?) ESCAPE '\')
-	// ORDER BY a.date_created DESC NULLS FIRST, a.id LIMIT ? OFFSET ?
+	// ORDER BY a.date_created DESC NULLS FIRST, a.id DESC LIMIT ? OFFSET ?
 	// 2024-01-01T00:00:00.000000000Z %10.% true %web% %web% 20 40
 	// /api/v2/assets/assets/?date_created__gte=2024-01-01&ip__icontains=10.&is_active=true&limit=20&node=n1&offset=60&order=-date_created&search=web
 	// /api/v2/assets/assets/?date_created__gte=2024-01-01&ip__icontains=10.&is_active=true&limit=20&node=n1&offset=20&order=-date_created&search=web

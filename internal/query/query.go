@@ -169,6 +169,10 @@ type Field struct {
 	Search bool // included in ?search= (case-insensitive substring, OR across search fields)
 	Sort   bool // allowed in ?order=
 	Filter bool // allowed as field filter
+	// NotNull says the column is never NULL, so ordering on it needs no
+	// NULLS FIRST/LAST (which keeps SQLite from reading the order off an
+	// index: the big audit tables depend on that).
+	NotNull bool
 }
 
 // Schema is a resource's list contract.

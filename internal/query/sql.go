@@ -163,10 +163,11 @@ func (q Query) OrderBy(s *Schema) string {
 	unique := false
 	for _, o := range orders {
 		col := o.Field.Column
+		plain := col == s.Tiebreak || o.Field.NotNull
 		switch {
-		case col == s.Tiebreak && o.Desc:
+		case plain && o.Desc:
 			terms = append(terms, col+" DESC")
-		case col == s.Tiebreak:
+		case plain:
 			terms = append(terms, col)
 		case o.Desc:
 			terms = append(terms, col+" DESC NULLS FIRST")
@@ -176,7 +177,13 @@ func (q Query) OrderBy(s *Schema) string {
 		unique = unique || col == s.Tiebreak
 	}
 	if !unique {
-		terms = append(terms, s.Tiebreak)
+		// The tiebreak runs the same way as the last term, so that an
+		// index on (that column, id) can give the whole order.
+		if len(orders) > 0 && orders[len(orders)-1].Desc {
+			terms = append(terms, s.Tiebreak+" DESC")
+		} else {
+			terms = append(terms, s.Tiebreak)
+		}
 	}
 	return strings.Join(terms, ", ")
 }

@@ -167,6 +167,7 @@ func TestOrderBy(t *testing.T) {
 	}{
 		{"default", "", nil, "a.name NULLS LAST, a.id"},
 		{"requested", "order=-name,port", nil, "a.name DESC NULLS FIRST, a.port NULLS LAST, a.id"},
+		{"tiebreak follows the last term", "order=-name", nil, "a.name DESC NULLS FIRST, a.id DESC"},
 		{"desc default", "", func(s *Schema) { s.DefaultOrder = "-created,port" }, "a.date_created DESC NULLS FIRST, a.port NULLS LAST, a.id"},
 		{"no default", "", func(s *Schema) { s.DefaultOrder = "" }, "a.id"},
 		{"tiebreak ordered", "order=-id", nil, "a.id DESC"},

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/postern/postern/internal/query"
 )
@@ -19,21 +21,23 @@ type Command struct {
 }
 
 // CommandSchema is the list contract of commands. Listing by time,
-// session, user, asset or risk uses an index; text search scans.
+// session, user, asset or risk uses an index, and so does text search
+// (trigrams: SQLite's FTS5, PostgreSQL's pg_trgm) for terms of three
+// characters or more.
 var CommandSchema = &query.Schema{
 	Fields: []query.Field{
-		{Name: "id", Column: "c.id", Type: query.Int, Sort: true, Filter: true},
-		{Name: "session", Column: "c.session_id", Type: query.ID, Filter: true},
-		{Name: "user", Column: "c.username", Type: query.String, Sort: true, Filter: true},
-		{Name: "user_id", Column: "c.user_id", Type: query.ID, Filter: true},
-		{Name: "asset", Column: "c.asset", Type: query.String, Sort: true, Filter: true},
-		{Name: "asset_id", Column: "c.asset_id", Type: query.ID, Filter: true},
-		{Name: "system_user", Column: "c.system_user", Type: query.String, Sort: true, Filter: true},
-		{Name: "input", Column: "c.input", Type: query.String, Search: true, Filter: true},
-		{Name: "output", Column: "c.output", Type: query.String, Filter: true},
-		{Name: "risk_level", Column: "c.risk_level", Type: query.Int, Sort: true, Filter: true},
-		{Name: "action", Column: "c.action", Type: query.String, Filter: true},
-		{Name: "timestamp", Column: "c.timestamp", Type: query.Time, Sort: true, Filter: true},
+		{Name: "id", Column: "c.id", Type: query.Int, Sort: true, Filter: true, NotNull: true},
+		{Name: "session", Column: "c.session_id", Type: query.ID, Filter: true, NotNull: true},
+		{Name: "user", Column: "c.username", Type: query.String, Sort: true, Filter: true, NotNull: true},
+		{Name: "user_id", Column: "c.user_id", Type: query.ID, Filter: true, NotNull: true},
+		{Name: "asset", Column: "c.asset", Type: query.String, Sort: true, Filter: true, NotNull: true},
+		{Name: "asset_id", Column: "c.asset_id", Type: query.ID, Filter: true, NotNull: true},
+		{Name: "system_user", Column: "c.system_user", Type: query.String, Sort: true, Filter: true, NotNull: true},
+		{Name: "input", Column: "c.input", Type: query.String, Search: true, Filter: true, NotNull: true},
+		{Name: "output", Column: "c.output", Type: query.String, Filter: true, NotNull: true},
+		{Name: "risk_level", Column: "c.risk_level", Type: query.Int, Sort: true, Filter: true, NotNull: true},
+		{Name: "action", Column: "c.action", Type: query.String, Filter: true, NotNull: true},
+		{Name: "timestamp", Column: "c.timestamp", Type: query.Time, Sort: true, Filter: true, NotNull: true},
 	},
 	DefaultOrder: "-timestamp",
 	Tiebreak:     "c.id",
@@ -58,9 +62,29 @@ func (db *DB) AddCommands(ctx context.Context, cs []Command) error {
 func (db *DB) Commands(ctx context.Context, q query.Query, userID string) ([]Command, int, error) {
 	ls := listSpec{from: "commands c", cols: `c.id, c.session_id, c.user_id, c.username, c.asset_id, c.asset, c.system_user_id,
 		c.system_user, c.input, c.output, c.risk_level, c.action, c.timestamp`}
+	var conds []string
 	if userID != "" {
-		ls.where, ls.args = "c.user_id = ?", []any{userID}
+		conds, ls.args = append(conds, "c.user_id = ?"), append(ls.args, userID)
 	}
+	if !db.postgres && usesSearchIndex(q.Search) {
+		// The trigram index answers the same case-insensitive substring
+		// match as the LIKE the query would render, without a scan, which
+		// is what a rare term needs. A common one is left to the LIKE:
+		// walking the time index finds a page of it at once, where going
+		// through the index would gather every match first.
+		pattern := "%" + q.Search + "%"
+		var n int
+		if err := db.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT rowid FROM commands_search WHERE input LIKE ? LIMIT ?)`,
+			pattern, rareMatches+1).Scan(&n); err != nil {
+			return nil, 0, err
+		}
+		if n <= rareMatches {
+			conds = append(conds, "c.id IN (SELECT rowid FROM commands_search WHERE commands_search.input LIKE ?)")
+			ls.args = append(ls.args, pattern)
+			q.Search, q.SearchFields = "", nil
+		}
+	}
+	ls.where = strings.Join(conds, " AND ")
 	var out []Command
 	n, err := list(ctx, db, CommandSchema, q, ls, func(r *sql.Rows) error {
 		var c Command
@@ -72,6 +96,17 @@ func (db *DB) Commands(ctx context.Context, q query.Query, userID string) ([]Com
 		return err
 	})
 	return out, n, err
+}
+
+// rareMatches is the most matches of a search term for which a command
+// listing on SQLite is driven by the trigram index (see Commands).
+const rareMatches = 5000
+
+// usesSearchIndex says whether SQLite's trigram index can answer a search
+// for term: it needs three characters or more, and a term with LIKE's own
+// wildcards or escape character is left to the plain (escaped) LIKE.
+func usesSearchIndex(term string) bool {
+	return utf8.RuneCountInString(term) >= 3 && !strings.ContainsAny(term, `%_\`)
 }
 
 // FTPLog is one file operation through the gateway.
@@ -88,18 +123,18 @@ type FTPLog struct {
 // FTPLogSchema is the list contract of file operation logs.
 var FTPLogSchema = &query.Schema{
 	Fields: []query.Field{
-		{Name: "id", Column: "f.id", Type: query.Int, Sort: true, Filter: true},
-		{Name: "session", Column: "f.session_id", Type: query.ID, Filter: true},
-		{Name: "user", Column: "f.username", Type: query.String, Search: true, Sort: true, Filter: true},
-		{Name: "asset", Column: "f.asset", Type: query.String, Search: true, Sort: true, Filter: true},
-		{Name: "system_user", Column: "f.system_user", Type: query.String, Sort: true, Filter: true},
-		{Name: "remote_addr", Column: "f.remote_addr", Type: query.String, Filter: true},
-		{Name: "operation", Column: "f.operation", Type: query.String, Sort: true, Filter: true},
-		{Name: "path", Column: "f.path", Type: query.String, Search: true, Filter: true},
-		{Name: "size", Column: "f.size", Type: query.Int, Sort: true, Filter: true},
-		{Name: "sha256", Column: "f.sha256", Type: query.String, Filter: true},
-		{Name: "is_success", Column: "f.is_success", Type: query.Bool, Filter: true},
-		{Name: "datetime", Column: "f.datetime", Type: query.Time, Sort: true, Filter: true},
+		{Name: "id", Column: "f.id", Type: query.Int, Sort: true, Filter: true, NotNull: true},
+		{Name: "session", Column: "f.session_id", Type: query.ID, Filter: true, NotNull: true},
+		{Name: "user", Column: "f.username", Type: query.String, Search: true, Sort: true, Filter: true, NotNull: true},
+		{Name: "asset", Column: "f.asset", Type: query.String, Search: true, Sort: true, Filter: true, NotNull: true},
+		{Name: "system_user", Column: "f.system_user", Type: query.String, Sort: true, Filter: true, NotNull: true},
+		{Name: "remote_addr", Column: "f.remote_addr", Type: query.String, Filter: true, NotNull: true},
+		{Name: "operation", Column: "f.operation", Type: query.String, Sort: true, Filter: true, NotNull: true},
+		{Name: "path", Column: "f.path", Type: query.String, Search: true, Filter: true, NotNull: true},
+		{Name: "size", Column: "f.size", Type: query.Int, Sort: true, Filter: true, NotNull: true},
+		{Name: "sha256", Column: "f.sha256", Type: query.String, Filter: true, NotNull: true},
+		{Name: "is_success", Column: "f.is_success", Type: query.Bool, Filter: true, NotNull: true},
+		{Name: "datetime", Column: "f.datetime", Type: query.Time, Sort: true, Filter: true, NotNull: true},
 	},
 	DefaultOrder: "-datetime",
 	Tiebreak:     "f.id",

@@ -58,7 +58,7 @@ var (
 // POSTERN_E2E=required) the test when PostgreSQL is not reachable. The
 // reachability check runs once per test binary so that a missing server
 // costs one timeout, not one per test.
-func postgresAdmin(t *testing.T) *sql.DB {
+func postgresAdmin(t testing.TB) *sql.DB {
 	t.Helper()
 	pgOnce.Do(func() {
 		db, err := sql.Open("pgx", postgresAdminDSN())
@@ -115,7 +115,7 @@ func randHex(n int) string {
 }
 
 // sqliteDSN returns the path of a fresh SQLite file in a temporary directory.
-func sqliteDSN(t *testing.T) string {
+func sqliteDSN(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(t.TempDir(), "postern.db")
 }
@@ -126,7 +126,7 @@ func sqliteDSN(t *testing.T) string {
 // closing a store opened on it, run before the drop. With migrated, the
 // database is a copy of a template migrated once per test binary, which
 // saves every test the cost of running the migrations; without, it is empty.
-func postgresDSN(t *testing.T, migrated bool) string {
+func postgresDSN(t testing.TB, migrated bool) string {
 	t.Helper()
 	admin := postgresAdmin(t)
 	create := "CREATE DATABASE %s"
@@ -149,7 +149,7 @@ func postgresDSN(t *testing.T, migrated bool) string {
 	return postgresDSNOf(t, name)
 }
 
-func postgresDSNOf(t *testing.T, name string) string {
+func postgresDSNOf(t testing.TB, name string) string {
 	t.Helper()
 	u, err := url.Parse(postgresAdminDSN())
 	if err != nil {
@@ -172,7 +172,7 @@ var (
 // postgresTemplate returns the name of a database migrated by Open, made
 // once per test binary and dropped by TestMain. It has no open connection,
 // as CREATE DATABASE ... TEMPLATE requires.
-func postgresTemplate(t *testing.T) string {
+func postgresTemplate(t testing.TB) string {
 	t.Helper()
 	admin := postgresAdmin(t)
 	pgTemplateOnce.Do(func() {

@@ -54,9 +54,10 @@ func TestUserLists(t *testing.T) {
 			{"offset past the end", []string{"limit", "4", "offset", "10"}, 6, nil},
 			{"offset without limit", []string{"offset", "4"}, 6, []string{"u2", "u1"}},
 			{"order desc", []string{"order", "-username", "limit", "3"}, 6, []string{"u1", "u2", "u3"}},
-			// Ties on role fall back to id ascending, in either direction.
+			// Ties on role fall back to id, in the direction of the order
+			// (so that an index on the column and id gives the order).
 			{"order asc with ties", []string{"order", "role"}, 6, []string{"u1", "u6", "u3", "u2", "u4", "u5"}},
-			{"order desc with ties", []string{"order", "-role"}, 6, []string{"u2", "u4", "u5", "u3", "u1", "u6"}},
+			{"order desc with ties", []string{"order", "-role"}, 6, []string{"u5", "u4", "u2", "u3", "u6", "u1"}},
 			{"two order keys", []string{"order", "role,-username"}, 6, []string{"u1", "u6", "u3", "u2", "u4", "u5"}},
 			{"order by time", []string{"order", "-date_created", "limit", "2"}, 6, []string{"u1", "u2"}},
 			// Search is case-insensitive and ORs the search fields.
@@ -231,8 +232,9 @@ func TestLogLists(t *testing.T) {
 		if len(got) != 4 {
 			t.Fatalf("LoginLogs returned %d rows", len(got))
 		}
-		// Newest first; the two rows of the same instant by id.
-		wantOrder := []LoginLog{logs[2], logs[3], logs[1], logs[0]}
+		// Newest first; the two rows of the same instant by id, the later
+		// row first.
+		wantOrder := []LoginLog{logs[3], logs[2], logs[1], logs[0]}
 		ids := map[string]int64{}
 		for i, g := range got {
 			if g.ID == 0 {

@@ -12,8 +12,10 @@ import (
 
 // Migrations live in migrations/NNNN_name.sql and are applied in order,
 // each in its own transaction, recording the version in schema_migrations.
-// The files are written once for both databases; the only dialect
-// difference, an auto-incrementing integer key, is spelled {{serial}}.
+// The files are written once for both databases, where an auto-incrementing
+// integer key is spelled {{serial}}; a migration that has to differ comes as
+// NNNN_name.sqlite.sql and NNNN_name.postgres.sql, one version, each applied
+// only on its database.
 //
 //go:embed migrations/*.sql
 var migrationFS embed.FS
@@ -22,6 +24,12 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	only    string // "sqlite" or "postgres" for a migration of one database; "" for both
+}
+
+// appliesTo says whether m is for the database (PostgreSQL or not).
+func (m migration) appliesTo(postgres bool) bool {
+	return m.only == "" || (m.only == "postgres") == postgres
 }
 
 func loadMigrations() ([]migration, error) {
@@ -41,7 +49,13 @@ func loadMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: name, sql: string(body)})
+		only := ""
+		for _, d := range []string{"sqlite", "postgres"} {
+			if strings.HasSuffix(name, "."+d+".sql") {
+				only = d
+			}
+		}
+		out = append(out, migration{version: v, name: name, sql: string(body), only: only})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	return out, nil
@@ -85,7 +99,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("database schema version %d is newer than this postern knows (%d): upgrade postern", current, migs[len(migs)-1].version)
 	}
 	for _, m := range migs {
-		if m.version <= current {
+		if m.version <= current || !m.appliesTo(db.postgres) {
 			continue
 		}
 		err := db.Tx(ctx, func(tx *Tx) error {

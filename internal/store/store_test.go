@@ -34,8 +34,8 @@ func TestOpenAppliesMigrationsOnce(t *testing.T) {
 			t.Fatalf("SchemaVersion after first Open = %d, want %d", v1, latest)
 		}
 		applied := countRows(t, db1, `SELECT COUNT(*) FROM schema_migrations`)
-		if applied != len(migs) {
-			t.Fatalf("schema_migrations has %d rows, want %d", applied, len(migs))
+		if want := versions(migs); applied != want {
+			t.Fatalf("schema_migrations has %d rows, want %d", applied, want)
 		}
 		createUsers(t, db1, newUser("u1", "alice"))
 
@@ -114,7 +114,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 			}
 		}
 		db := openTest(t, dsn)
-		equal(t, "schema_migrations rows after concurrent Opens", countRows(t, db, `SELECT COUNT(*) FROM schema_migrations`), len(migs))
+		equal(t, "schema_migrations rows after concurrent Opens", countRows(t, db, `SELECT COUNT(*) FROM schema_migrations`), versions(migs))
 	}
 	// The race is a matter of timing: try a few fresh SQLite files. Each is
 	// switched to WAL first: concurrent first connections to a brand-new
@@ -432,4 +432,14 @@ func TestSchemasRunOnBothDatabases(t *testing.T) {
 			}
 		}
 	})
+}
+
+// versions counts the schema versions among migs: a migration written for
+// each database separately is two files of one version.
+func versions(migs []migration) int {
+	seen := map[int]bool{}
+	for _, m := range migs {
+		seen[m.version] = true
+	}
+	return len(seen)
 }
