@@ -24,7 +24,11 @@ CIPHER=${CIPHER:-aes128-gcm@openssh.com}
 SETTLE=${SETTLE:-10}            # seconds to wait after closing the idle sessions
 A_BUDGET=${A_BUDGET:-150}       # seconds after which A stops (after at least 3 runs each way)
 OUT=${OUT:-}                    # also write the final table to this file
-SECTIONS=${SECTIONS:-ABCDE}     # which measurements to run (letters as in the report)
+SECTIONS=${SECTIONS:-ABCDEFG}   # which measurements to run (letters as in the report)
+SFTP_BYTES=${SFTP_BYTES:-1G}    # F: size of the file put and got over SFTP
+SFTP_RUNS=${SFTP_RUNS:-3}       # F: puts and gets each way
+TTY_BYTES=${TTY_BYTES:-256M}    # G: output of the interactive session
+TTY_RUNS=${TTY_RUNS:-3}         # G: runs with command audit and without
 BULK=${BULK:-zero}              # A's output: zero (head -c BYTES /dev/zero) or text (log lines)
 
 # --------------------------------------------------------------- utilities --
@@ -118,6 +122,8 @@ to_bytes() {
 ((EUID == 0)) || die "run as root: the target needs a throwaway user (useradd) and sshd as root"
 need go "https://go.dev/dl/"
 need ssh "apt-get install openssh-client"
+need sftp "apt-get install openssh-client"
+need sha256sum "coreutils"
 need ssh-keygen "apt-get install openssh-client"
 SSHD=$(command -v sshd || true)
 [[ -z $SSHD && -x /usr/sbin/sshd ]] && SSHD=/usr/sbin/sshd
@@ -131,11 +137,13 @@ need useradd "apt-get install passwd"
 need userdel "apt-get install passwd"
 need chpasswd "apt-get install passwd"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (apt-get install time)"
-for v in RUNS LAT_RUNS ECHO_N ECHO_ROUNDS SESSIONS LOGINS SETTLE A_BUDGET; do
+for v in RUNS LAT_RUNS ECHO_N ECHO_ROUNDS SESSIONS LOGINS SETTLE A_BUDGET SFTP_RUNS TTY_RUNS; do
 	[[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v=${!v}: give a positive whole number"
 done
 BYTES_N=$(to_bytes "$BYTES")
-[[ $SECTIONS =~ ^[A-E]+$ ]] || die "SECTIONS=$SECTIONS: give letters among A B C D E"
+[[ $SECTIONS =~ ^[A-G]+$ ]] || die "SECTIONS=$SECTIONS: give letters among A B C D E F G"
+SFTP_BYTES_N=$(to_bytes "$SFTP_BYTES")
+TTY_BYTES_N=$(to_bytes "$TTY_BYTES")
 [[ $BULK == zero || $BULK == text ]] || die "BULK=$BULK: give zero or text"
 TICK=$(getconf CLK_TCK)
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -251,6 +259,7 @@ PrintMotd no
 PrintLastLog no
 Banner none
 X11Forwarding no
+Subsystem sftp internal-sftp
 $extra
 EOF
 	"$SSHD" -D -e -f "$TMP/target/sshd_config" </dev/null >"$TMP/sshd.log" 2>&1 &
@@ -574,6 +583,80 @@ fi
 wait_target_idle 60 || true
 fi
 
+# ------------------------------------------------- F. SFTP put and get --
+if has F; then
+say "F. SFTP put and get of $SFTP_BYTES_N bytes, $SFTP_RUNS runs each way, alternating"
+head -c "$SFTP_BYTES_N" /dev/urandom >"$TMP/sftp.src"
+SFTP_SUM=$(sha256sum "$TMP/sftp.src" | cut -d' ' -f1)
+SFTP_OPTS=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+	-o Ciphers="$CIPHER" -o BatchMode=yes -i "$TMP/operator_key")
+: >"$TMP/sftp.direct" && : >"$TMP/sftp.postern"
+for ((r = 1; r <= SFTP_RUNS; r++)); do
+	for leg in direct postern; do
+		if [[ $leg == direct ]]; then
+			dest=(-P "$TPORT" "$TUSER@127.0.0.1")
+		else
+			dest=(-P "$SSH_PORT" "bench@ops@target@127.0.0.1")
+		fi
+		rm -f "$THOME/sftp.bin" "$TMP/sftp.back"
+		p0=$(cpu_self "$POSTERN_PID")
+		/usr/bin/time -f '%e' -o "$TMP/put.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
+			<<<"put $TMP/sftp.src $THOME/sftp.bin" >/dev/null || die "sftp put ($leg) failed"
+		p1=$(cpu_self "$POSTERN_PID")
+		/usr/bin/time -f '%e' -o "$TMP/get.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
+			<<<"get $THOME/sftp.bin $TMP/sftp.back" >/dev/null || die "sftp get ($leg) failed"
+		p2=$(cpu_self "$POSTERN_PID")
+		[[ $(sha256sum "$TMP/sftp.back" | cut -d' ' -f1) == "$SFTP_SUM" ]] || die "sftp ($leg): the file came back different"
+		line="$(tail -n1 "$TMP/put.time") $(tail -n1 "$TMP/get.time") $(calc "%.2f" "($p1 - $p0) / $TICK") $(calc "%.2f" "($p2 - $p1) / $TICK")"
+		echo "$line" >>"$TMP/sftp.$leg"
+		say "   run $r $leg: put s, get s, postern CPU put s, get s: $line"
+	done
+done
+rm -f "$THOME/sftp.bin" "$TMP/sftp.back" "$TMP/sftp.src"
+# The audit's digest of the last upload, computed while it streamed.
+SFTP_AUDIT=$(curl -fsS "$API/audits/ftp-logs/?operation=upload&order=-datetime&limit=1" -H "Authorization: Bearer $TOKEN" |
+	grep -o '"sha256":"[0-9a-f]*"' | head -n1 | cut -d'"' -f4)
+SFTP_AUDIT_OK=$([[ $SFTP_AUDIT == "$SFTP_SUM" ]] && echo "matches sha256sum" || echo "MISMATCH ($SFTP_AUDIT)")
+scol() { awk -v c="$2" '{print $c}' "$TMP/sftp.$1" | median; }
+SFTP_MIB=$(calc "%.6f" "$SFTP_BYTES_N / 1048576")
+PUT_D=$(scol direct 1) PUT_P=$(scol postern 1) GET_D=$(scol direct 2) GET_P=$(scol postern 2)
+PUT_RATIO=$(calc "%.3f" "$PUT_D / $PUT_P") GET_RATIO=$(calc "%.3f" "$GET_D / $GET_P")
+PUT_TP_D=$(calc "%.1f" "$SFTP_MIB / $PUT_D") PUT_TP_P=$(calc "%.1f" "$SFTP_MIB / $PUT_P")
+GET_TP_D=$(calc "%.1f" "$SFTP_MIB / $GET_D") GET_TP_P=$(calc "%.1f" "$SFTP_MIB / $GET_P")
+PUT_CPU_GB=$(calc "%.2f" "$(scol postern 3) / ($SFTP_BYTES_N / 1e9)") GET_CPU_GB=$(calc "%.2f" "$(scol postern 4) / ($SFTP_BYTES_N / 1e9)")
+fi
+
+# ------------------------------- G. interactive output, audit on and off --
+if has G; then
+say "G. interactive output of $TTY_BYTES_N bytes through postern, command audit on and off, $TTY_RUNS runs each"
+TTY_CMD="yes '2026-11-23T10:00:00.123Z INFO api request handled method=GET path=/api/v2/assets/ status=200 bytes=5120 in 3.2ms' | head -c $TTY_BYTES_N"
+TTY_SSH=(ssh -tt "${SSH_OPTS[@]}" -p "$SSH_PORT" "bench@ops@target@127.0.0.1")
+: >"$TMP/tty.on" && : >"$TMP/tty.off"
+for ((r = 1; r <= TTY_RUNS; r++)); do
+	for mode in on off; do
+		# on: typed into the interactive shell, so the terminal emulator
+		# follows every byte to extract commands and the filter sees the
+		# line; off: the same command as an exec with a terminal, which has
+		# the same PTY and recording but no command extraction.
+		if [[ $mode == on ]]; then
+			/usr/bin/time -f '%e' -o "$TMP/tty.time" timeout 600 "${TTY_SSH[@]}" \
+				<<<"$TTY_CMD; exit" >/dev/null 2>&1 || die "interactive run ($mode) failed"
+		else
+			/usr/bin/time -f '%e' -o "$TMP/tty.time" timeout 600 "${TTY_SSH[@]}" "$TTY_CMD" \
+				</dev/null >/dev/null 2>&1 || die "interactive run ($mode) failed"
+		fi
+		tail -n1 "$TMP/tty.time" >>"$TMP/tty.$mode"
+		wait_recordings_closed 600 >/dev/null
+		say "   run $r audit $mode: $(tail -n1 "$TMP/tty.time") s"
+	done
+done
+TTY_ON=$(median <"$TMP/tty.on") TTY_OFF=$(median <"$TMP/tty.off")
+TTY_RATIO=$(calc "%.3f" "$TTY_OFF / $TTY_ON")
+TTY_MIB=$(calc "%.6f" "$TTY_BYTES_N / 1048576")
+TTY_TP_ON=$(calc "%.1f" "$TTY_MIB / $TTY_ON") TTY_TP_OFF=$(calc "%.1f" "$TTY_MIB / $TTY_OFF")
+AUDITED=$(curl -fsS "$API/terminal/commands/?search=INFO+api+request&limit=1" -H "Authorization: Bearer $TOKEN" | grep -o '"count":[0-9]*' | cut -d: -f2)
+fi
+
 # ------------------------------------------------------------ postern log --
 LOG_WARN=$(grep -ciE 'level=(WARN|ERROR)|"level":"(WARN|ERROR)"|panic' "$TMP/postern.log" || true)
 LOG_SAMPLE=$(grep -iE 'level=(WARN|ERROR)|"level":"(WARN|ERROR)"|panic' "$TMP/postern.log" | sort | uniq -c | sort -rn | head -n 5 || true)
@@ -638,6 +721,23 @@ E. $LOGINS simultaneous password logins through postern (ssh ... true)
    time per login (s)              median $LOGIN_MED, max $LOGIN_MAX
    postern CPU per login           $LOGIN_CPU_MS ms (argon2id password check, target login, session, recording)
 $( [[ -n $LOGIN_ERRORS ]] && sed 's/^/   /' <<<"$LOGIN_ERRORS")
+EOF
+	has F && cat <<EOF
+
+F. SFTP put and get of a $SFTP_BYTES_N-byte file (random), sftp -b, $SFTP_RUNS runs each way, medians
+                                   direct      postern     ratio / goal
+   put (MiB/s)                     $(printf '%-11s %-11s' "$PUT_TP_D" "$PUT_TP_P") $PUT_RATIO  (goal >= 0.8: $(verdict "$PUT_RATIO" ">=" 0.8))
+   get (MiB/s)                     $(printf '%-11s %-11s' "$GET_TP_D" "$GET_TP_P") $GET_RATIO  (goal >= 0.8: $(verdict "$GET_RATIO" ">=" 0.8))
+   postern CPU (s per GB)          put $PUT_CPU_GB, get $GET_CPU_GB
+   audit digest of the last upload $SFTP_AUDIT_OK
+EOF
+	has G && cat <<EOF
+
+G. interactive session output through postern ($TTY_BYTES_N bytes of log lines, ssh -tt), $TTY_RUNS runs each, medians
+                                   audit on    audit off   ratio / goal
+   throughput (MiB/s)              $(printf '%-11s %-11s' "$TTY_TP_ON" "$TTY_TP_OFF") $TTY_RATIO  (goal >= 0.9: $(verdict "$TTY_RATIO" ">=" 0.9))
+   (on: typed at the shell, followed by the terminal emulator and the filter; off: the same
+    command as an exec with a terminal; both recorded. Command rows found for it: ${AUDITED:-?})
 EOF
 	cat <<EOF
 
