@@ -52,8 +52,9 @@ type SessionControl interface {
 	// Terminate ends a live session and reports whether a gateway
 	// confirmed it within timeout.
 	Terminate(ctx context.Context, sessionID, by string, timeout time.Duration) bool
-	// Watch joins a live session: the recent output first, then updates
-	// until the session ends.
+	// Watch joins a live session: its current screen (or, without a
+	// terminal emulator, its recent output) first, then updates until the
+	// session ends.
 	Watch(sessionID string) (screen []byte, updates <-chan []byte, stop func(), ok bool)
 }
 

@@ -500,7 +500,9 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	var cmds *commandAudit
 	if _, cols, rows, isPty := ptyOf(setups); isPty && exec == "" {
 		cmds = s.auditCommands(ctx, c.SessionID, cols, rows, ch, rec)
-		hooks.Output = teeOutput(cmds.auditor.Output, hooks.Output)
+		// The emulator is fed by the watch hook, so that watchers join on
+		// its screen.
+		live.watch.follow(cmds.auditor.Output, cmds.auditor.Screen)
 		hooks.Input = teeOutput(cmds.auditor.Input, hooks.Input)
 		hooks.Resize = teeResize(cmds.auditor.Resize, hooks.Resize)
 		hooks.Rewrite = cmds.filter

@@ -4,8 +4,9 @@ import (
 	"sync"
 )
 
-// watchBacklog is how much recent output a new watcher is sent first, so
-// the screen they join on shows what the operator sees.
+// watchBacklog is how much recent output a new watcher of a session
+// without a terminal emulator (an exec) is sent first, so the screen they
+// join on shows what the operator sees.
 const watchBacklog = 64 << 10
 
 // fanout copies a live session's output to watchers. It keeps the last
@@ -13,7 +14,12 @@ const watchBacklog = 64 << 10
 // session: a watcher too slow to keep up loses its stream (its channel is
 // closed) rather than slowing the operator.
 type fanout struct {
-	mu     sync.Mutex
+	mu sync.Mutex
+	// feed and snap, set by follow for interactive sessions, are the
+	// terminal emulator that follows the session: fed each output under
+	// mu, so that a snapshot and the updates after it fit exactly.
+	feed   func([]byte)
+	snap   func() []byte
 	ring   []byte // the last watchBacklog bytes, grown as output arrives
 	next   int    // where the next byte goes in ring
 	full   bool   // ring has wrapped at least once
@@ -68,14 +74,29 @@ func (f *fanout) backlog() []byte {
 	return append(out, f.ring[:f.next]...)
 }
 
+// follow has the output go through feed, a terminal emulator, and new
+// watchers start from snap, its current screen, instead of the recent
+// output (which may not redraw the screen: a full-screen program that
+// drew it long ago only sends changes). Call it before output starts.
+func (f *fanout) follow(feed func([]byte), snap func() []byte) {
+	f.mu.Lock()
+	f.feed, f.snap = feed, snap
+	f.mu.Unlock()
+}
+
 // write is the session's output hook.
 func (f *fanout) write(p []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.feed != nil {
+		f.feed(p)
+	}
 	if f.closed {
 		return
 	}
-	f.keep(p)
+	if f.snap == nil {
+		f.keep(p)
+	}
 	if len(f.subs) == 0 {
 		return
 	}
@@ -90,18 +111,23 @@ func (f *fanout) write(p []byte) {
 	}
 }
 
-// subscribe returns the backlog and a channel of further output, closed
-// when the session ends or the watcher falls behind.
+// subscribe returns the screen to draw first (the emulator's, or the
+// recent output) and a channel of further output, closed when the session
+// ends or the watcher falls behind.
 func (f *fanout) subscribe() ([]byte, chan []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	first := f.backlog()
+	if f.snap != nil {
+		first = f.snap()
+	}
 	c := make(chan []byte, 256)
 	if f.closed {
 		close(c)
-		return f.backlog(), c
+		return first, c
 	}
 	f.subs[c] = struct{}{}
-	return f.backlog(), c
+	return first, c
 }
 
 func (f *fanout) unsubscribe(c chan []byte) {

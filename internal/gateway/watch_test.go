@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
+
+	"github.com/postern/postern/internal/termaudit"
 )
 
 func TestFanoutKeepsTheLatestOutput(t *testing.T) {
@@ -54,5 +57,29 @@ func TestFanoutDropsASlowWatcher(t *testing.T) {
 	}
 	if n == 0 || n >= 1000 {
 		t.Fatalf("slow watcher got %d chunks; want its stream cut, not the session slowed", n)
+	}
+}
+
+// A watcher of an interactive session joins on the emulator's screen: what
+// a full-screen program drew long ago is there, though its output since is
+// far more than any backlog, and the updates follow on from it.
+func TestFanoutFollowedByEmulatorStartsFromTheScreen(t *testing.T) {
+	f := newFanout()
+	a := termaudit.New(80, 24, termaudit.Options{})
+	f.follow(a.Output, a.Screen)
+	f.write([]byte("\x1b[?1049h\x1b[H\x1b[2JTITLE-LINE drawn once\r\n"))
+	for i := range 20000 {
+		f.write(fmt.Appendf(nil, "\x1b[5;1Hcounter %06d", i))
+	}
+	screen, c := f.subscribe()
+	if !bytes.Contains(screen, []byte("TITLE-LINE drawn once")) || !bytes.Contains(screen, []byte("counter 019999")) {
+		t.Fatalf("the screen a watcher joins on lacks what the terminal shows: %q", screen)
+	}
+	if len(f.ring) != 0 {
+		t.Fatalf("a followed session keeps a %d-byte backlog it does not need", len(f.ring))
+	}
+	f.write([]byte("next"))
+	if got := <-c; string(got) != "next" {
+		t.Fatalf("update %q", got)
 	}
 }
