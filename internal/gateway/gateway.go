@@ -251,19 +251,34 @@ func (s *Server) handle(nc net.Conn) {
 		s.mu.Unlock()
 	}()
 
-	go ssh.DiscardRequests(reqs)
 	go s.keepalive(ctx, conn)
 	var wg sync.WaitGroup
-	for nch := range chans {
-		if nch.ChannelType() != "session" {
-			nch.Reject(ssh.Prohibited, "only sessions are allowed through Postern")
-			continue
+	// Global requests (none are served) and channels, in one goroutine.
+	for chans != nil {
+		select {
+		case r, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			if r.WantReply {
+				r.Reply(false, nil)
+			}
+		case nch, ok := <-chans:
+			if !ok {
+				chans = nil
+				continue
+			}
+			if nch.ChannelType() != "session" {
+				nch.Reject(ssh.Prohibited, "only sessions are allowed through Postern")
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.session(ctx, conn, user, login, nch)
+			}()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.session(ctx, conn, user, login, nch)
-		}()
 	}
 	cancel()
 	wg.Wait()
@@ -468,7 +483,7 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	live.input()
 	s.track(c.SessionID, live)
 	defer s.untrack(c.SessionID)
-	go s.watch(sctx, live, user, asset, su)
+	defer s.watch(sctx, live, user, asset, su)()
 	var hooks sshproxy.Hooks
 	if s.cfg.RecordingsDir != "" {
 		h := recording.Header{Title: user.Username + " on " + asset.Name + " as " + su.Name, Env: map[string]string{"SHELL": "/bin/sh"}}
@@ -612,28 +627,45 @@ func (s *Server) tasks(ctx context.Context) {
 
 // watch ends a live session when the permission behind it expires or is
 // revoked, telling the operator why.
-func (s *Server) watch(ctx context.Context, l *liveSession, user User, asset Asset, su SystemUser) {
-	t := time.NewTicker(s.cfg.RecheckEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+//
+// It runs on a timer rather than in a goroutine of its own, so that an idle
+// session holds no stack for it; the returned func stops it.
+func (s *Server) watch(ctx context.Context, l *liveSession, user User, asset Asset, su SystemUser) (stop func()) {
+	var mu sync.Mutex
+	var t *time.Timer
+	stopped := false
+	var check func()
+	check = func() {
+		if ctx.Err() != nil {
 			return
-		case <-t.C:
-			if !s.core.Allowed(ctx, user.ID, asset.ID, su.ID) {
-				l.end("permission expired or revoked", "", "your permission for "+asset.Name+" expired or was revoked; session ended")
-				return
-			}
-			now := time.Now()
-			if idle := s.cfg.IdleTimeout; idle > 0 && now.Sub(time.Unix(0, l.lastInput.Load())) >= idle {
-				l.end("idle timeout", "", fmt.Sprintf("no input for %v; session ended", idle))
-				return
-			}
-			if limit := s.cfg.MaxDuration; limit > 0 && now.Sub(l.start) >= limit {
-				l.end("maximum session duration reached", "", fmt.Sprintf("sessions may last at most %v; session ended", limit))
-				return
-			}
 		}
+		if !s.core.Allowed(ctx, user.ID, asset.ID, su.ID) {
+			l.end("permission expired or revoked", "", "your permission for "+asset.Name+" expired or was revoked; session ended")
+			return
+		}
+		now := time.Now()
+		if idle := s.cfg.IdleTimeout; idle > 0 && now.Sub(time.Unix(0, l.lastInput.Load())) >= idle {
+			l.end("idle timeout", "", fmt.Sprintf("no input for %v; session ended", idle))
+			return
+		}
+		if limit := s.cfg.MaxDuration; limit > 0 && now.Sub(l.start) >= limit {
+			l.end("maximum session duration reached", "", fmt.Sprintf("sessions may last at most %v; session ended", limit))
+			return
+		}
+		mu.Lock()
+		if !stopped {
+			t.Reset(s.cfg.RecheckEvery)
+		}
+		mu.Unlock()
+	}
+	mu.Lock()
+	t = time.AfterFunc(s.cfg.RecheckEvery, check)
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
 	}
 }
 

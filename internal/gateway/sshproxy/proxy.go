@@ -238,15 +238,18 @@ func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs 
 	}
 
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	wg.Add(2)
-	// Target → operator: stdout, stderr, then EOF.
+	// Target → operator: stdout, stderr, then EOF, which covers both
+	// streams, so it is sent once both are done.
+	errDone := make(chan struct{})
+	outDone := make(chan struct{})
 	go func() {
-		defer wg.Done()
 		copyStream(down, up, h.Output, nil)
+		<-errDone
+		down.CloseWrite()
+		close(outDone)
 	}()
 	go func() {
-		defer wg.Done()
+		defer close(errDone)
 		copyStream(down.Stderr(), up.Stderr(), h.Output, nil)
 	}()
 	// Operator → target.
@@ -293,12 +296,6 @@ func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs 
 				r.Reply(ok && err == nil, nil)
 			}
 		}
-	}()
-	outDone := make(chan struct{})
-	go func() {
-		wg.Wait()
-		down.CloseWrite() // EOF covers both streams, so only after both
-		close(outDone)
 	}()
 	select {
 	case <-outDone:
