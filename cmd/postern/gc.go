@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"time"
 )
 
 // heapFloor is the heap size below which the garbage collector is not
@@ -14,8 +15,14 @@ import (
 // the floor a gigabyte through Postern costs about a fifth less CPU (see
 // bench/gateway.sh), for up to this much more memory while data flows. A
 // busy gateway, whose live heap is past half the floor, runs as Go's
-// default (GOGC=100) has it.
+// default (GOGC=100) has it, and so does a gateway not carrying bulk data
+// (collections further apart than fastCycles), so that memory freed when
+// sessions end is collected as usual.
 const heapFloor = 128 << 20
+
+// fastCycles is the interval between collections under which the floor
+// applies: only bulk data allocates that fast.
+const fastCycles = time.Second
 
 // keepHeapFloor raises the collector's target so that the heap may grow to
 // heapFloor before a collection, re-reading the live heap after each one.
@@ -26,6 +33,7 @@ func keepHeapFloor() {
 	}
 	m := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/scan/stack:bytes"}, {Name: "/gc/scan/globals:bytes"}}
 	current := 100
+	last := time.Now()
 	var arm func()
 	arm = func() {
 		// A pointer-holding object, never from the tiny allocator, so
@@ -34,7 +42,12 @@ func keepHeapFloor() {
 		runtime.AddCleanup(sentinel, func(struct{}) {
 			metrics.Read(m)
 			live, roots := m[0].Value.Uint64(), m[1].Value.Uint64()+m[2].Value.Uint64()
-			if p := floorPercent(live, roots, heapFloor); p != current {
+			p := 100
+			if now := time.Now(); now.Sub(last) < fastCycles {
+				p = floorPercent(live, roots, heapFloor)
+			}
+			last = time.Now()
+			if p != current {
 				current = p
 				debug.SetGCPercent(p)
 			}
