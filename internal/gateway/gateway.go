@@ -634,8 +634,7 @@ func (s *Server) watch(ctx context.Context, l *liveSession, user User, asset Ass
 	var mu sync.Mutex
 	var t *time.Timer
 	stopped := false
-	var check func()
-	check = func() {
+	check := func() {
 		if ctx.Err() != nil {
 			return
 		}
