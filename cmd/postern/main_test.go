@@ -93,8 +93,29 @@ func startServer(t *testing.T, dataDir string, env ...string) *server {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
+	// A port found free can be taken before postern binds it (by another
+	// test's outgoing connection): then start again on other ports,
+	// keeping the log of the attempt, which may have done start-up work.
+	var earlier string
+	for attempt := 1; ; attempt++ {
+		s, bindErr := tryStartServer(t, dataDir, earlier, env)
+		if !bindErr {
+			return s
+		}
+		if attempt == 3 {
+			t.Fatalf("postern serve could not bind free ports in 3 attempts:\n%s", s.logText())
+		}
+		earlier = s.logText()
+	}
+}
+
+// tryStartServer starts postern serve on ports that were free a moment
+// ago; bindErr says it exited because one of them was taken meanwhile.
+func tryStartServer(t *testing.T, dataDir, earlierLog string, env []string) (s *server, bindErr bool) {
+	t.Helper()
 	addr, sshAddr := freeAddr(t), freeAddr(t)
-	s := &server{url: "http://" + addr, sshAddr: sshAddr, dataDir: dataDir, done: make(chan error, 1)}
+	s = &server{url: "http://" + addr, sshAddr: sshAddr, dataDir: dataDir, done: make(chan error, 1)}
+	s.log.WriteString(earlierLog)
 	s.cmd = exec.Command(binary, "serve", "--data-dir", dataDir, "--http-addr", addr, "--ssh-addr", sshAddr)
 	s.cmd.Env = append(os.Environ(), env...)
 	stderr, err := s.cmd.StderrPipe()
@@ -123,6 +144,9 @@ func startServer(t *testing.T, dataDir string, env ...string) *server {
 	case <-readyc:
 		s.ready = time.Since(start)
 	case err := <-s.done:
+		if strings.Contains(s.logText(), "address already in use") {
+			return s, true
+		}
 		t.Fatalf("postern serve exited before ready: %v\n%s", err, s.logText())
 	case <-time.After(30 * time.Second):
 		s.cmd.Process.Kill()
@@ -134,7 +158,7 @@ func startServer(t *testing.T, dataDir string, env ...string) *server {
 			<-s.done
 		}
 	})
-	return s
+	return s, false
 }
 
 // stop sends sig and returns how long the exit took and the exit error.
