@@ -251,7 +251,13 @@ func (s *Server) handle(nc net.Conn) {
 		s.mu.Unlock()
 	}()
 
-	go s.keepalive(ctx, conn)
+	stopKeepalive := sshproxy.Keepalive(conn, s.cfg.KeepaliveEvery, s.cfg.KeepaliveMiss, func() {
+		// A laptop closed, a NAT entry expired: drop the connection so
+		// the session ends and is recorded as ended, not left "online".
+		s.cfg.Logger.Info("operator connection lost", "user", conn.User(), "remote", conn.RemoteAddr().String())
+		conn.Close()
+	})
+	defer stopKeepalive()
 	var wg sync.WaitGroup
 	// Global requests (none are served) and channels, in one goroutine.
 	for chans != nil {
@@ -282,42 +288,6 @@ func (s *Server) handle(nc net.Conn) {
 	}
 	cancel()
 	wg.Wait()
-}
-
-// keepalive drops an operator whose connection died silently (a laptop
-// closed, a NAT entry expired), so the session ends and is recorded as
-// ended instead of staying "online".
-func (s *Server) keepalive(ctx context.Context, conn *ssh.ServerConn) {
-	t := time.NewTicker(s.cfg.KeepaliveEvery)
-	defer t.Stop()
-	missed := 0
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			reply := make(chan error, 1)
-			go func() {
-				_, _, err := conn.SendRequest("keepalive@openssh.com", true, nil)
-				reply <- err
-			}()
-			select {
-			case err := <-reply:
-				if err != nil {
-					return
-				}
-				missed = 0
-			case <-time.After(s.cfg.KeepaliveEvery):
-				if missed++; missed >= s.cfg.KeepaliveMiss {
-					s.cfg.Logger.Info("operator connection lost", "user", conn.User(), "remote", conn.RemoteAddr().String())
-					conn.Close()
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
 }
 
 // finishLogin turns the accepted authentication into a user, logging a
@@ -523,7 +493,7 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 		hooks.Rewrite = cmds.filter
 	}
 	started := time.Now()
-	res, err := sshproxy.Bridge(sctx, client, ch, reqs, setups, hooks)
+	res, err := sshproxy.Bridge(sctx, client.Client, ch, reqs, setups, hooks)
 	if cmds != nil {
 		cmds.auditor.Flush()
 	}
@@ -545,7 +515,7 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 
 // dial logs in to the connection's target, checking its host key against
 // the pin, and drops the credential once it is used.
-func (s *Server) dial(ctx context.Context, user User, asset Asset, c *Connection) (*ssh.Client, error) {
+func (s *Server) dial(ctx context.Context, user User, asset Asset, c *Connection) (*sshproxy.Client, error) {
 	algos := hostKeyAlgos(s.core.PinnedKeyType(ctx, asset.ID, c.Address))
 	client, err := sshproxy.Dial(ctx, sshproxy.Target{
 		Address: c.Address, Username: c.Credential.Username, Password: c.Credential.Password, PrivateKey: c.Credential.PrivateKey,

@@ -80,7 +80,7 @@ func (b *sftpBackend) Dial(ctx context.Context, t sftpproxy.Target) (*sftp.Clien
 		b.s.core.Finish(context.Background(), Ending{SessionID: c.SessionID, Reason: err.Error()})
 		return nil, nil, fmt.Errorf("%s: %v", t.Asset, err)
 	}
-	sc, err := sftpproxy.NewClient(client)
+	sc, err := sftpproxy.NewClient(client.Client)
 	if err != nil {
 		client.Close()
 		b.s.core.Finish(context.Background(), Ending{SessionID: c.SessionID, Reason: "the target has no SFTP service"})

@@ -153,16 +153,18 @@ const eventEnd = "\"]\n"
 
 // Recorder records one session. Its methods are safe for concurrent use.
 // Close must be called when the session ends: it stops the Recorder's
-// goroutine and compresses the file.
+// writing goroutine, if one runs (one runs only while there is something
+// to write or sync, so an idle session holds none), and compresses the
+// file.
 type Recorder struct {
 	dir, id string
 	f       *os.File
 	opt     Options
 	start   time.Time // carries the monotonic clock reading event times use
 
-	kick chan struct{} // wakes the writer early; capacity 1
-	stop chan struct{} // closed by Close
-	done chan struct{} // closed when the writer has stopped
+	kick    chan struct{}  // wakes the writer early; capacity 1
+	stop    chan struct{}  // closed by Close
+	writers sync.WaitGroup // the writer, while it runs
 
 	bytes atomic.Int64
 
@@ -176,6 +178,7 @@ type Recorder struct {
 	// outputOff and inputOff are set when MaxBytes stopped that stream.
 	outputOff, inputOff bool
 	closed              bool
+	writing             bool  // the writer runs (started by record, ends when idle)
 	err                 error // first write error; events are dropped after it
 
 	closeOnce sync.Once
@@ -238,11 +241,9 @@ func Start(dir, id string, h Header, opt Options) (*Recorder, error) {
 		dir: dir, id: id, f: f, opt: opt, start: start,
 		kick: make(chan struct{}, 1),
 		stop: make(chan struct{}),
-		done: make(chan struct{}),
 	}
 	r.out.dropNUL = true
 	r.space.L = &r.mu
-	go r.writer()
 	return r, nil
 }
 
@@ -292,9 +293,21 @@ func (r *Recorder) record(input bool, p []byte) {
 			r.outputLocked(now, chunk)
 		}
 	}
+	r.startWriterLocked()
 	if len(r.buf) >= kickAt {
 		r.kickWriter()
 	}
+}
+
+// startWriterLocked starts the writer if there is something to write and
+// none runs.
+func (r *Recorder) startWriterLocked() {
+	if r.writing || r.closed || r.err != nil || len(r.buf) == 0 {
+		return
+	}
+	r.writing = true
+	r.writers.Add(1)
+	go r.writer()
 }
 
 // waitLocked waits while the buffer is full and reports whether events may
@@ -445,7 +458,7 @@ func (r *Recorder) Err() error {
 // every FlushEvery (or sooner when a lot is waiting) and fsyncs at most every
 // SyncEvery, so that recording never waits on the disk under the lock.
 func (r *Recorder) writer() {
-	defer close(r.done)
+	defer r.writers.Done()
 	tick := time.NewTicker(r.opt.FlushEvery)
 	defer tick.Stop()
 	var spare []byte
@@ -468,6 +481,9 @@ func (r *Recorder) writer() {
 			// (A kick finding nothing is only a burst's leftover wake-up,
 			// and shrinking then would reallocate in the middle of it.)
 			spare = r.shrink(spare)
+			if !dirty && r.idleStop() {
+				return
+			}
 		}
 		if dirty && time.Since(lastSync) >= r.opt.SyncEvery {
 			if err := r.f.Sync(); err != nil {
@@ -495,6 +511,18 @@ func (r *Recorder) flush(spare []byte) ([]byte, bool) {
 		r.fail(err)
 	}
 	return out[:0], true
+}
+
+// idleStop ends the writer when nothing waits to be written; the next
+// event starts another.
+func (r *Recorder) idleStop() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.buf) > 0 {
+		return false
+	}
+	r.writing = false
+	return true
 }
 
 // shrink lets go of buffers a burst grew beyond keepBuffer, once a tick
@@ -558,7 +586,7 @@ func (r *Recorder) finish() error {
 	r.mu.Unlock()
 
 	close(r.stop)
-	<-r.done
+	r.writers.Wait()
 	// The writer has stopped and no event can be added any more.
 	r.mu.Lock()
 	out, err := r.buf, r.err

@@ -676,3 +676,28 @@ func mixedText(n int) []byte {
 	}
 	return b[:n]
 }
+
+// An idle recording holds no writing goroutine, and events after a quiet
+// spell still reach the disk within the flush interval.
+func TestWriterStopsWhenIdle(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, dir, "idle", Options{FlushEvery: 10 * time.Millisecond, SyncEvery: 20 * time.Millisecond})
+	defer r.Close()
+	for _, word := range []string{"first", "second"} {
+		r.Output([]byte(word))
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			b, _ := os.ReadFile(filepath.Join(dir, "idle.cast"))
+			r.mu.Lock()
+			writing := r.writing
+			r.mu.Unlock()
+			if strings.Contains(string(b), word) && !writing {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %q: on disk %v, writer still running %v", word, strings.Contains(string(b), word), writing)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}

@@ -38,7 +38,7 @@ type Target struct {
 
 // Dial connects and logs in to the target. Errors are phrased for the
 // operator, without the credential.
-func Dial(ctx context.Context, t Target) (*ssh.Client, error) {
+func Dial(ctx context.Context, t Target) (*Client, error) {
 	if t.DialTimeout <= 0 {
 		t.DialTimeout = 10 * time.Second
 	}
@@ -86,14 +86,14 @@ func Dial(ctx context.Context, t Target) (*ssh.Client, error) {
 		return nil, loginErr(err, t.Address)
 	}
 	nc.SetDeadline(time.Time{})
-	client := ssh.NewClient(c, chans, reqs)
-	go keepalive(client, t)
-	return client, nil
-}
-
-// keepalive detects a dead target: a connection whose keepalives go
-// unanswered is closed, which ends the operator's session with a reason.
-func keepalive(c *ssh.Client, t Target) {
+	// The target's channel opens and global requests (keepalives, with
+	// ClientAliveInterval) are refused by one goroutine of ours instead of
+	// the two ssh.NewClient would start.
+	none, noReqs := make(chan ssh.NewChannel), make(chan *ssh.Request)
+	close(none)
+	close(noReqs)
+	client := &Client{Client: ssh.NewClient(c, none, noReqs)}
+	go refuseIncoming(chans, reqs)
 	every, missing := t.KeepaliveEvery, t.KeepaliveMissing
 	if every <= 0 {
 		every = 15 * time.Second
@@ -101,36 +101,108 @@ func keepalive(c *ssh.Client, t Target) {
 	if missing <= 0 {
 		missing = 3
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	done := make(chan struct{})
-	go func() { c.Wait(); close(done) }()
-	lost := 0
-	for {
+	// A dead target (its keepalives unanswered) is closed, which ends
+	// the operator's session with a reason.
+	client.stop = Keepalive(client.Client, every, missing, func() { client.Client.Close() })
+	return client, nil
+}
+
+// Client is a logged-in connection to a target.
+type Client struct {
+	*ssh.Client
+	stop func() // stops the keepalive
+}
+
+// Close closes the connection.
+func (c *Client) Close() error {
+	c.stop()
+	return c.Client.Close()
+}
+
+// refuseIncoming answers what a target opens or asks of Postern: nothing
+// is served, as an OpenSSH client would.
+func refuseIncoming(chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+	for chans != nil || reqs != nil {
 		select {
-		case <-done:
-			return
-		case <-tick.C:
-			reply := make(chan error, 1)
-			go func() {
-				_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
-				reply <- err
-			}()
-			select {
-			case err := <-reply:
-				if err != nil {
-					return
-				}
-				lost = 0
-			case <-time.After(every):
-				lost++
-				if lost >= missing {
-					c.Close()
-					return
-				}
+		case nch, ok := <-chans:
+			if !ok {
+				chans = nil
+				continue
 			}
+			nch.Reject(ssh.UnknownChannelType, "unknown channel type: "+nch.ChannelType())
+		case r, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			r.Reply(false, nil)
 		}
 	}
+}
+
+// Keepalive probes conn with keepalive@openssh.com every interval and,
+// once missing probes in a row have gone unanswered, calls lost and stops.
+// It runs on a timer, so a quiet connection holds no goroutine for it
+// between probes. The returned func stops it.
+func Keepalive(conn ssh.Conn, every time.Duration, missing int, lost func()) (stop func()) {
+	k := &keeper{conn: conn, every: every, missing: missing, lost: lost}
+	k.mu.Lock()
+	k.t = time.AfterFunc(every, k.tick)
+	k.mu.Unlock()
+	return k.stop
+}
+
+type keeper struct {
+	conn    ssh.Conn
+	every   time.Duration
+	missing int
+	lost    func()
+
+	mu       sync.Mutex
+	t        *time.Timer
+	stopped  bool
+	inflight bool // a probe waits for its answer
+	missed   int  // ticks that found the probe still waiting
+}
+
+func (k *keeper) tick() {
+	k.mu.Lock()
+	if k.stopped {
+		k.mu.Unlock()
+		return
+	}
+	if k.inflight {
+		if k.missed++; k.missed >= k.missing {
+			k.stopped = true
+			k.mu.Unlock()
+			k.lost()
+			return
+		}
+		k.t.Reset(k.every)
+		k.mu.Unlock()
+		return
+	}
+	k.inflight = true
+	k.t.Reset(k.every)
+	k.mu.Unlock()
+	_, _, err := k.conn.SendRequest("keepalive@openssh.com", true, nil)
+	k.mu.Lock()
+	k.inflight = false
+	if err != nil {
+		// The connection is gone: nothing more to watch.
+		k.stopped = true
+		k.t.Stop()
+	} else {
+		k.missed = 0
+	}
+	k.mu.Unlock()
+}
+
+func (k *keeper) stop() {
+	k.mu.Lock()
+	k.stopped = true
+	k.t.Stop()
+	k.mu.Unlock()
 }
 
 func shortNetErr(err error) string {
