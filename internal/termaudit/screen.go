@@ -83,7 +83,7 @@ type savedCursor struct {
 // emulator only watches, it never answers the program.
 type screen struct {
 	cols, rows int
-	main, alt  []*row
+	main, alt  []*row // alt is nil until a program switches to it
 	buf        []*row // main or alt
 	altActive  bool
 
@@ -141,7 +141,6 @@ func newScreen(cols, rows int) *screen {
 	cols, rows = clampSize(cols, rows)
 	s := &screen{cols: cols, rows: rows}
 	s.main = makeRows(cols, rows)
-	s.alt = makeRows(cols, rows)
 	s.reset()
 	return s
 }
@@ -219,7 +218,9 @@ func (s *screen) resize(cols, rows int) {
 		return b
 	}
 	s.main = resizeBuf(s.main, true)
-	s.alt = resizeBuf(s.alt, false)
+	if s.alt != nil {
+		s.alt = resizeBuf(s.alt, false)
+	}
 	s.y = min(s.y, rows-1)
 	if s.altActive {
 		s.buf = s.alt
@@ -897,6 +898,7 @@ func (s *screen) decMode(mode int, set bool) {
 		} else if s.altActive {
 			s.switchBuffer(false, false)
 			s.restoreCursor()
+			s.alt = nil // cleared on the next entry anyway: not kept meanwhile
 		}
 	}
 }
@@ -907,6 +909,11 @@ func (s *screen) switchBuffer(alt, clearAlt bool) {
 	}
 	s.altActive = alt
 	if alt {
+		if s.alt == nil {
+			// Made on first use: a shell session that never runs a
+			// full-screen program does not hold a second screen.
+			s.alt = makeRows(s.cols, s.rows)
+		}
 		s.buf = s.alt
 		if clearAlt {
 			for _, r := range s.alt {
