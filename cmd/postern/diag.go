@@ -10,8 +10,8 @@ import (
 )
 
 // serveDiagnostics serves Go's profiler on addr, apart from the API: it
-// has no authentication, so it is off unless asked for, and a non-loopback
-// address is warned about.
+// has no authentication, so it is off unless asked for, a non-loopback
+// address is warned about, and nothing it serves holds a secret.
 func serveDiagnostics(addr string, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -22,7 +22,8 @@ func serveDiagnostics(addr string, log *slog.Logger) (stop func(), err error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	// No /debug/pprof/cmdline: the command line can hold a password
+	// (--admin-password, a --db URL).
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

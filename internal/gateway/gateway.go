@@ -487,7 +487,7 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 		cmds = s.auditCommands(ctx, c.SessionID, cols, rows, ch, rec)
 		// The emulator is fed by the watch hook, so that watchers join on
 		// its screen.
-		live.watch.follow(cmds.auditor.Output, cmds.auditor.Screen)
+		live.watch.follow(cmds.auditor.Feed, cmds.auditor.Screen, cmds.auditor.Deliver)
 		hooks.Input = teeOutput(cmds.auditor.Input, hooks.Input)
 		hooks.Resize = teeResize(cmds.auditor.Resize, hooks.Resize)
 		hooks.Rewrite = cmds.filter

@@ -15,11 +15,13 @@ const watchBacklog = 64 << 10
 // closed) rather than slowing the operator.
 type fanout struct {
 	mu sync.Mutex
-	// feed and snap, set by follow for interactive sessions, are the
-	// terminal emulator that follows the session: fed each output under
-	// mu, so that a snapshot and the updates after it fit exactly.
+	// feed, snap and settle, set by follow for interactive sessions, are
+	// the terminal emulator that follows the session: fed each output
+	// under mu, so that a snapshot and the updates after it fit exactly,
+	// and settled (its commands delivered) after mu is let go.
 	feed   func([]byte)
 	snap   func() []byte
+	settle func()
 	ring   []byte // the last watchBacklog bytes, grown as output arrives
 	next   int    // where the next byte goes in ring
 	full   bool   // ring has wrapped at least once
@@ -78,16 +80,25 @@ func (f *fanout) backlog() []byte {
 // watchers start from snap, its current screen, instead of the recent
 // output (which may not redraw the screen: a full-screen program that
 // drew it long ago only sends changes). Call it before output starts.
-func (f *fanout) follow(feed func([]byte), snap func() []byte) {
+func (f *fanout) follow(feed func([]byte), snap func() []byte, settle func()) {
 	f.mu.Lock()
-	f.feed, f.snap = feed, snap
+	f.feed, f.snap, f.settle = feed, snap, settle
 	f.mu.Unlock()
 }
 
 // write is the session's output hook.
 func (f *fanout) write(p []byte) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	settle := f.settle
+	f.send(p)
+	f.mu.Unlock()
+	if settle != nil {
+		settle()
+	}
+}
+
+// send feeds, keeps and fans out p, under mu.
+func (f *fanout) send(p []byte) {
 	if f.feed != nil {
 		f.feed(p)
 	}

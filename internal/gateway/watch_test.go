@@ -66,7 +66,7 @@ func TestFanoutDropsASlowWatcher(t *testing.T) {
 func TestFanoutFollowedByEmulatorStartsFromTheScreen(t *testing.T) {
 	f := newFanout()
 	a := termaudit.New(80, 24, termaudit.Options{})
-	f.follow(a.Output, a.Screen)
+	f.follow(a.Feed, a.Screen, a.Deliver)
 	f.write([]byte("\x1b[?1049h\x1b[H\x1b[2JTITLE-LINE drawn once\r\n"))
 	for i := range 20000 {
 		f.write(fmt.Appendf(nil, "\x1b[5;1Hcounter %06d", i))

@@ -314,6 +314,7 @@ func (r *Recorder) startWriterLocked() {
 // still be recorded.
 func (r *Recorder) waitLocked() bool {
 	for len(r.buf) >= maxBuffer && !r.closed && r.err == nil {
+		r.startWriterLocked()
 		r.kickWriter()
 		r.space.Wait()
 	}
@@ -425,6 +426,7 @@ func (r *Recorder) Resize(cols, rows int) {
 	r.buf = append(r.buf, 'x')
 	r.buf = strconv.AppendInt(r.buf, int64(rows), 10)
 	r.buf = append(r.buf, eventEnd...)
+	r.startWriterLocked()
 }
 
 func appendEventStart(dst []byte, t time.Duration, kind string) []byte {

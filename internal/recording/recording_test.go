@@ -678,13 +678,18 @@ func mixedText(n int) []byte {
 }
 
 // An idle recording holds no writing goroutine, and events after a quiet
-// spell still reach the disk within the flush interval.
+// spell (a resize alone, too) still reach the disk within the flush
+// interval.
 func TestWriterStopsWhenIdle(t *testing.T) {
 	dir := t.TempDir()
 	r := start(t, dir, "idle", Options{FlushEvery: 10 * time.Millisecond, SyncEvery: 20 * time.Millisecond})
 	defer r.Close()
-	for _, word := range []string{"first", "second"} {
-		r.Output([]byte(word))
+	for _, word := range []string{"first", "second", "132x43"} {
+		if word == "132x43" {
+			r.Resize(132, 43)
+		} else {
+			r.Output([]byte(word))
+		}
 		deadline := time.Now().Add(3 * time.Second)
 		for {
 			b, _ := os.ReadFile(filepath.Join(dir, "idle.cast"))
@@ -699,5 +704,24 @@ func TestWriterStopsWhenIdle(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+	}
+}
+
+// One write bigger than the buffer, on a recording whose writer is not
+// running, does not wait forever for a writer to make room.
+func TestLargeWriteOnIdleRecording(t *testing.T) {
+	r := start(t, t.TempDir(), "big", Options{})
+	done := make(chan struct{})
+	go func() {
+		r.Input(bytes.Repeat([]byte{1}, 2<<20)) // escapes to 12 MiB
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a large write on an idle recording hung")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

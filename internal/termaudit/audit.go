@@ -134,11 +134,21 @@ func (a *Auditor) Input(p []byte) {
 // Output takes bytes the target's terminal sent, before they go to the
 // operator.
 func (a *Auditor) Output(p []byte) {
+	a.Feed(p)
+	a.Deliver()
+}
+
+// Feed is Output without handing the commands it completes to OnCommand:
+// for a caller that holds a lock of its own while feeding, and calls
+// Deliver once it has let go (OnCommand may be slow, a database write).
+func (a *Auditor) Feed(p []byte) {
 	a.mu.Lock()
 	a.output(p)
 	a.mu.Unlock()
-	a.deliver()
 }
+
+// Deliver hands the commands completed so far to OnCommand, in order.
+func (a *Auditor) Deliver() { a.deliver() }
 
 // Resize tells the Auditor the terminal's new size (a window-change
 // request).
