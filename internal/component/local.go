@@ -306,8 +306,19 @@ func (l *Local) Finish(ctx context.Context, e gateway.Ending) {
 func (l *Local) Tasks(ctx context.Context) <-chan gateway.Task { return l.hub.subscribe(ctx) }
 
 // Allowed implements gateway.Core.
-func (l *Local) Allowed(ctx context.Context, userID, assetID, systemUserID string) bool {
-	return l.usable(ctx, userID) && l.access.Engine().Check(userID, assetID, systemUserID, access.ActionConnect, l.now())
+func (l *Local) Allowed(ctx context.Context, accesses []gateway.Access) []bool {
+	now, e := l.now(), l.access.Engine()
+	usable := map[string]bool{}
+	out := make([]bool, len(accesses))
+	for i, a := range accesses {
+		ok, seen := usable[a.UserID]
+		if !seen {
+			ok = l.usable(ctx, a.UserID)
+			usable[a.UserID] = ok
+		}
+		out[i] = ok && e.Check(a.UserID, a.AssetID, a.SystemUserID, access.ActionConnect, now)
+	}
+	return out
 }
 
 // PinHostKey implements gateway.Core.

@@ -106,8 +106,11 @@ type Core interface {
 	Connect(ctx context.Context, userID, assetID, systemUserID, protocol, remoteAddr string) (Connection, error)
 	// Finish closes a session record.
 	Finish(ctx context.Context, e Ending)
-	// Allowed re-checks, during a session, that the permission still holds.
-	Allowed(ctx context.Context, userID, assetID, systemUserID string) bool
+	// Allowed re-checks, during sessions, that their permissions still
+	// hold: one answer per access, in order. The gateway asks about all
+	// its live sessions at once, so that a thousand sessions of one user
+	// cost one look at that user.
+	Allowed(ctx context.Context, accesses []Access) []bool
 	// PinHostKey checks a target's host key against the one pinned on first
 	// use (pinning it if none is), returning ErrHostKeyChanged on mismatch.
 	PinHostKey(ctx context.Context, assetID, address string, key ssh.PublicKey) error
@@ -185,4 +188,9 @@ type Task struct {
 	SessionID string
 	By        string // who asked, for the session record
 	Done      func() // called by the gateway that carried it out
+}
+
+// Access is a user's use of an asset as a system user.
+type Access struct {
+	UserID, AssetID, SystemUserID string
 }

@@ -169,6 +169,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.stop = stop
 	s.mu.Unlock()
 	go s.tasks(ctx)
+	go s.recheck(ctx)
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -450,10 +451,10 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	live.stop, live.ch, live.start = stop, ch, time.Now()
+	live.access, live.assetName = Access{UserID: user.ID, AssetID: asset.ID, SystemUserID: su.ID}, asset.Name
 	live.input()
 	s.track(c.SessionID, live)
 	defer s.untrack(c.SessionID)
-	defer s.watch(sctx, live, user, asset, su)()
 	var hooks sshproxy.Hooks
 	if s.cfg.RecordingsDir != "" {
 		h := recording.Header{Title: user.Username + " on " + asset.Name + " as " + su.Name, Env: map[string]string{"SHELL": "/bin/sh"}}
@@ -536,6 +537,8 @@ func (s *Server) dial(ctx context.Context, user User, asset Asset, c *Connection
 // liveSession is a connected session that the gateway may have to end:
 // on a terminate task, or when its permission lapses.
 type liveSession struct {
+	access     Access // whose permission, on what, as whom (set before tracking)
+	assetName  string
 	mu         sync.Mutex
 	stop       context.CancelFunc
 	ch         ssh.Channel
@@ -595,46 +598,45 @@ func (s *Server) tasks(ctx context.Context) {
 	}
 }
 
-// watch ends a live session when the permission behind it expires or is
-// revoked, telling the operator why.
-//
-// It runs on a timer rather than in a goroutine of its own, so that an idle
-// session holds no stack for it; the returned func stops it.
-func (s *Server) watch(ctx context.Context, l *liveSession, user User, asset Asset, su SystemUser) (stop func()) {
-	var mu sync.Mutex
-	var t *time.Timer
-	stopped := false
-	check := func() {
-		if ctx.Err() != nil {
+// recheck ends, every RecheckEvery, the live sessions whose permission
+// lapsed (revoked, expired, the user disabled), that sat idle past the
+// idle timeout, or that reached the maximum duration. One pass covers
+// every session, with one question to the core, so that a session costs
+// nothing between passes.
+func (s *Server) recheck(ctx context.Context) {
+	t := time.NewTicker(s.cfg.RecheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
 			return
+		case <-t.C:
 		}
-		if !s.core.Allowed(ctx, user.ID, asset.ID, su.ID) {
-			l.end("permission expired or revoked", "", "your permission for "+asset.Name+" expired or was revoked; session ended")
-			return
+		s.mu.Lock()
+		lives := make([]*liveSession, 0, len(s.live))
+		for _, l := range s.live {
+			lives = append(lives, l)
 		}
+		s.mu.Unlock()
+		if len(lives) == 0 {
+			continue
+		}
+		accesses := make([]Access, len(lives))
+		for i, l := range lives {
+			accesses[i] = l.access
+		}
+		allowed := s.core.Allowed(ctx, accesses)
 		now := time.Now()
-		if idle := s.cfg.IdleTimeout; idle > 0 && now.Sub(time.Unix(0, l.lastInput.Load())) >= idle {
-			l.end("idle timeout", "", fmt.Sprintf("no input for %v; session ended", idle))
-			return
+		for i, l := range lives {
+			switch idle, limit := s.cfg.IdleTimeout, s.cfg.MaxDuration; {
+			case !allowed[i]:
+				l.end("permission expired or revoked", "", "your permission for "+l.assetName+" expired or was revoked; session ended")
+			case idle > 0 && now.Sub(time.Unix(0, l.lastInput.Load())) >= idle:
+				l.end("idle timeout", "", fmt.Sprintf("no input for %v; session ended", idle))
+			case limit > 0 && now.Sub(l.start) >= limit:
+				l.end("maximum session duration reached", "", fmt.Sprintf("sessions may last at most %v; session ended", limit))
+			}
 		}
-		if limit := s.cfg.MaxDuration; limit > 0 && now.Sub(l.start) >= limit {
-			l.end("maximum session duration reached", "", fmt.Sprintf("sessions may last at most %v; session ended", limit))
-			return
-		}
-		mu.Lock()
-		if !stopped {
-			t.Reset(s.cfg.RecheckEvery)
-		}
-		mu.Unlock()
-	}
-	mu.Lock()
-	t = time.AfterFunc(s.cfg.RecheckEvery, check)
-	mu.Unlock()
-	return func() {
-		mu.Lock()
-		stopped = true
-		t.Stop()
-		mu.Unlock()
 	}
 }
 
