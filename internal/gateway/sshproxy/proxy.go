@@ -310,16 +310,10 @@ func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs 
 	}
 
 	var mu sync.Mutex
-	// Target → operator: stdout, stderr, then EOF, which covers both
-	// streams, so it is sent once both are done.
+	// Target → operator: stdout here, stderr alongside; EOF, which covers
+	// both streams, once both are done. The end of ctx closes the
+	// target's channel, which ends both.
 	errDone := make(chan struct{})
-	outDone := make(chan struct{})
-	go func() {
-		copyStream(down, up, h.Output, nil)
-		<-errDone
-		down.CloseWrite()
-		close(outDone)
-	}()
 	go func() {
 		defer close(errDone)
 		copyStream(down.Stderr(), up.Stderr(), h.Output, nil)
@@ -329,61 +323,83 @@ func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs 
 		copyStream(up, down, h.Input, h.Rewrite)
 		up.CloseWrite()
 	}()
-	// Operator's requests (window-change, signal, ...).
+	// Requests both ways, in one goroutine: the operator's (window-change,
+	// signal, ...) to the target, the target's (exit-status, exit-signal,
+	// keepalives) back. Requests wanting an answer are forwarded by a
+	// goroutine of their own, so that waiting for the answer never holds
+	// up the other direction.
+	reqDone := make(chan struct{}) // the target's requests have ended
 	go func() {
-		for r := range downReqs {
-			h.observe(r.Type, r.Payload)
-			ok, err := up.SendRequest(r.Type, r.WantReply, r.Payload)
-			if r.WantReply {
-				r.Reply(ok && err == nil, nil)
+		dr, ur := downReqs, upReqs
+		for dr != nil || ur != nil {
+			select {
+			case r, ok := <-dr:
+				if !ok {
+					// The operator went away: close the target side so
+					// nothing lingers.
+					dr = nil
+					up.Close()
+					continue
+				}
+				h.observe(r.Type, r.Payload)
+				forward(up, r)
+			case r, ok := <-ur:
+				if !ok {
+					ur = nil
+					close(reqDone)
+					continue
+				}
+				mu.Lock()
+				switch r.Type {
+				case "exit-status":
+					if len(r.Payload) >= 4 {
+						res.ExitStatus = int(uint32(r.Payload[0])<<24 | uint32(r.Payload[1])<<16 | uint32(r.Payload[2])<<8 | uint32(r.Payload[3]))
+					}
+				case "exit-signal":
+					var sig struct {
+						Signal     string
+						CoreDumped bool
+						Msg, Lang  string
+					}
+					if ssh.Unmarshal(r.Payload, &sig) == nil {
+						res.ExitSignal = sig.Signal
+					}
+				}
+				mu.Unlock()
+				forward(down, r)
 			}
 		}
-		// The operator went away: close the target side so nothing lingers.
-		up.Close()
 	}()
-	// Target's requests (exit-status, exit-signal, keepalives) pass back.
-	reqDone := make(chan struct{})
-	go func() {
-		defer close(reqDone)
-		for r := range upReqs {
-			mu.Lock()
-			switch r.Type {
-			case "exit-status":
-				if len(r.Payload) >= 4 {
-					res.ExitStatus = int(uint32(r.Payload[0])<<24 | uint32(r.Payload[1])<<16 | uint32(r.Payload[2])<<8 | uint32(r.Payload[3]))
-				}
-			case "exit-signal":
-				var sig struct {
-					Signal     string
-					CoreDumped bool
-					Msg, Lang  string
-				}
-				if ssh.Unmarshal(r.Payload, &sig) == nil {
-					res.ExitSignal = sig.Signal
-				}
-			}
-			mu.Unlock()
-			ok, err := down.SendRequest(r.Type, r.WantReply, r.Payload)
-			if r.WantReply {
-				r.Reply(ok && err == nil, nil)
-			}
-		}
-	}()
-	select {
-	case <-outDone:
+	stop := context.AfterFunc(ctx, func() { up.Close() })
+	defer stop()
+	copyStream(down, up, h.Output, nil)
+	<-errDone
+	down.CloseWrite()
+	if ctx.Err() == nil {
 		// The target finished its output; exit-status arrives just before
 		// or after, and then the target closes the channel.
 		select {
 		case <-reqDone:
+		case <-ctx.Done():
 		case <-time.After(2 * time.Second):
 		}
-	case <-ctx.Done():
-		up.Close()
-		<-outDone
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	return res, nil
+}
+
+// forward sends r on to ch, and its answer back when r wants one (then
+// from a goroutine of its own, as the answer may take a while).
+func forward(ch ssh.Channel, r *ssh.Request) {
+	if !r.WantReply {
+		ch.SendRequest(r.Type, false, r.Payload)
+		return
+	}
+	go func() {
+		ok, err := ch.SendRequest(r.Type, true, r.Payload)
+		r.Reply(ok && err == nil, nil)
+	}()
 }
 
 func (h Hooks) observe(typ string, payload []byte) {
