@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -69,4 +70,40 @@ func floorPercent(live, roots, floor uint64) int {
 	}
 	p := int((floor-live)*100/base) / 50 * 50
 	return min(p, 5000)
+}
+
+// handBackEvery is how often the live-session count is looked at, and
+// handBackAfter how many sessions must have ended since the peak (and at
+// least half of them) for freed memory to be handed back at once.
+const (
+	handBackEvery = 10 * time.Second
+	handBackAfter = 50
+)
+
+// handBackAfterSessions returns freed memory to the system when many
+// sessions have ended, instead of at the Go runtime's own unhurried pace,
+// so that a gateway's footprint follows its load down as well as up.
+func handBackAfterSessions(ctx context.Context, live func() int) {
+	t := time.NewTicker(handBackEvery)
+	defer t.Stop()
+	peak := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := live()
+		if shouldHandBack(peak, n) {
+			debug.FreeOSMemory()
+			peak = n
+		}
+		peak = max(peak, n)
+	}
+}
+
+// shouldHandBack says whether going from peak live sessions to n is a
+// drop worth a forced collection.
+func shouldHandBack(peak, n int) bool {
+	return peak-n >= handBackAfter && n <= peak/2
 }

@@ -20,3 +20,21 @@ func TestFloorPercent(t *testing.T) {
 		}
 	}
 }
+
+func TestShouldHandBack(t *testing.T) {
+	for _, c := range []struct {
+		peak, now int
+		want      bool
+	}{
+		{1000, 0, true},   // all sessions ended
+		{1000, 500, true}, // half of a large peak
+		{1000, 600, false},
+		{60, 5, true},
+		{40, 0, false}, // too few sessions to matter
+		{0, 0, false},
+	} {
+		if got := shouldHandBack(c.peak, c.now); got != c.want {
+			t.Errorf("shouldHandBack(%d, %d) = %v, want %v", c.peak, c.now, got, c.want)
+		}
+	}
+}

@@ -88,6 +88,7 @@ func serve(args []string) error {
 	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access, k.filters, hub), gateway.Config{HostKeys: hostKeys, Logger: log, RecordingsDir: recDir,
 		IdleTimeout: *idle, MaxDuration: *maxSession, RecordingMax: *recMax})
 	hub.AddWatcher(gw)
+	go handBackAfterSessions(ctx, gw.Live)
 	sshLn, err := net.Listen("tcp", *sshAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *sshAddr, err)

@@ -174,3 +174,10 @@ func (s *Server) Watch(sessionID string) (screen []byte, updates <-chan []byte, 
 	screen, c := l.watch.subscribe()
 	return screen, c, func() { l.watch.unsubscribe(c) }, true
 }
+
+// Live is the number of sessions this gateway holds now.
+func (s *Server) Live() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.live)
+}
