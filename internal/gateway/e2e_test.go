@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/postern/postern/internal/access"
@@ -751,5 +752,55 @@ func TestClientWaitingForPtyReply(t *testing.T) {
 	}
 	if got := strings.TrimSpace(string(out)); got != "30 100" {
 		t.Fatalf("stty size through the gateway: %q, want \"30 100\"", got)
+	}
+}
+
+// An SFTP session is live like a shell session: an administrator can
+// terminate it, and the ending is recorded with who did it.
+func TestSFTPSessionCanBeTerminated(t *testing.T) {
+	e := newEnv(t)
+	conn, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "alice@ops@web-01",
+		Auth:            []ssh.AuthMethod{ssh.Password(alicePassword)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, err := sftp.NewClient(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.ReadDir("."); err != nil {
+		t.Fatal(err)
+	}
+	ss := e.sessions(t)
+	if len(ss) != 1 || ss[0].IsFinished || ss[0].Protocol != "sftp" {
+		t.Fatalf("live sftp session: %+v", ss)
+	}
+	if !e.hub.Terminate(context.Background(), ss[0].ID, "boss", 2*time.Second) {
+		t.Fatal("no gateway confirmed the termination of an sftp session")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := c.ReadDir("."); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sftp session goes on after being terminated")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for deadline = time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ss = e.sessions(t)
+		if ss[0].IsFinished {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("terminated sftp session still open: %+v", ss[0])
+		}
+	}
+	if ss[0].TerminatedBy != "boss" || ss[0].Reason != "terminated by boss" || ss[0].IsSuccess {
+		t.Fatalf("terminated sftp session record: %+v", ss[0])
 	}
 }

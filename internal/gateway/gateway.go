@@ -539,6 +539,7 @@ func (s *Server) dial(ctx context.Context, user User, asset Asset, c *Connection
 type liveSession struct {
 	access     Access // whose permission, on what, as whom (set before tracking)
 	assetName  string
+	noIdle     bool // not ended for want of input (file transfers)
 	mu         sync.Mutex
 	stop       context.CancelFunc
 	ch         ssh.Channel
@@ -631,7 +632,7 @@ func (s *Server) recheck(ctx context.Context) {
 			switch idle, limit := s.cfg.IdleTimeout, s.cfg.MaxDuration; {
 			case !allowed[i]:
 				l.end("permission expired or revoked", "", "your permission for "+l.assetName+" expired or was revoked; session ended")
-			case idle > 0 && now.Sub(time.Unix(0, l.lastInput.Load())) >= idle:
+			case idle > 0 && !l.noIdle && now.Sub(time.Unix(0, l.lastInput.Load())) >= idle:
 				l.end("idle timeout", "", fmt.Sprintf("no input for %v; session ended", idle))
 			case limit > 0 && now.Sub(l.start) >= limit:
 				l.end("maximum session duration reached", "", fmt.Sprintf("sessions may last at most %v; session ended", limit))

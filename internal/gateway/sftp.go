@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -16,7 +17,11 @@ import (
 // OpenSSH 9): the virtual tree of their assets, or the one target named
 // in the login name.
 func (s *Server) serveSFTP(ctx context.Context, conn *ssh.ServerConn, user User, login Login, ch ssh.Channel) {
-	b := &sftpBackend{s: s, user: user, remote: remote(conn), sessions: map[string]string{}}
+	// Ending any of its target sessions (terminate, a lapsed permission,
+	// the maximum duration) ends the whole subsystem.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b := &sftpBackend{s: s, user: user, remote: remote(conn), sessions: map[string]string{}, ch: ch, cancel: cancel}
 	var direct *sftpproxy.Target
 	if login.Asset != "" {
 		asset, err := s.core.FindAsset(ctx, user.ID, login.Asset)
@@ -50,6 +55,8 @@ type sftpBackend struct {
 	s      *Server
 	user   User
 	remote string
+	ch     ssh.Channel        // the operator's, for the message when a session is ended
+	cancel context.CancelFunc // ends the subsystem
 
 	mu       sync.Mutex
 	sessions map[string]string // asset id + "/" + system user id -> session id
@@ -89,9 +96,20 @@ func (b *sftpBackend) Dial(ctx context.Context, t sftpproxy.Target) (*sftp.Clien
 	b.mu.Lock()
 	b.sessions[t.AssetID+"/"+t.SystemUserID] = c.SessionID
 	b.mu.Unlock()
+	// Live like a shell session: terminate, the permission re-check and
+	// the maximum duration apply (not the idle timeout: a long transfer
+	// has no operator input to count).
+	live := &liveSession{access: Access{UserID: b.user.ID, AssetID: t.AssetID, SystemUserID: t.SystemUserID}, assetName: t.Asset,
+		stop: b.cancel, ch: b.ch, start: time.Now(), noIdle: true}
+	b.s.track(c.SessionID, live)
 	return sc, closerFunc(func() error {
+		b.s.untrack(c.SessionID)
 		err := client.Close()
-		b.s.core.Finish(context.Background(), Ending{SessionID: c.SessionID, Success: true, Reason: "sftp session closed"})
+		end := Ending{SessionID: c.SessionID, Success: true, Reason: "sftp session closed"}
+		if r, by := live.ended(); r != "" {
+			end.Reason, end.Success, end.TerminatedBy = r, false, by
+		}
+		b.s.core.Finish(context.Background(), end)
 		return err
 	}), nil
 }
