@@ -626,6 +626,16 @@ func TestSFTPAndSCPThroughTheGateway(t *testing.T) {
 	if out := mustRun(t, e.target, "sha256sum scp.bin"); !strings.HasPrefix(out, sum) {
 		t.Fatalf("scp-uploaded file: %s", out)
 	}
+	// The legacy protocol (scp -O: scp itself run on the target) would
+	// bypass the actions and the per-file audit: it is refused.
+	r = sshtest.Invocation{Program: "scp", Password: alicePassword,
+		Args: []string{"-O", "-P", e.port, local, "alice@ops@web-01@127.0.0.1:legacy.bin"}}.Run(t)
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "legacy scp protocol") {
+		t.Fatalf("scp -O upload: %+v", r)
+	}
+	if out := mustRun(t, e.target, "ls"); strings.Contains(out, "legacy.bin") {
+		t.Fatal("a legacy scp upload reached the target")
+	}
 
 	logs, _, err := e.db.FTPLogs(ctx, mustQuery(t, store.FTPLogSchema, "order=datetime"), "")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -430,6 +431,13 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	}()
 
 	exec := execCommand(setups)
+	if legacySCP(exec) {
+		// scp -O runs scp on the target over a plain exec, where neither
+		// the upload and download actions nor the per-file audit could
+		// apply. scp without -O uses SFTP, which has both.
+		reason, success = "legacy scp protocol refused", false
+		return errors.New("postern: the legacy scp protocol (scp -O) is not available; use scp without -O, which goes through SFTP with per-file audit")
+	}
 	var verdict Verdict
 	if exec != "" {
 		// An exec request is a command like a typed one: filtered before
@@ -798,4 +806,23 @@ func teeResize(first, next func(cols, rows int)) func(cols, rows int) {
 		first(cols, rows)
 		next(cols, rows)
 	}
+}
+
+// legacySCP says whether an exec command is the remote end of the legacy
+// scp protocol ("scp -t DIR" to receive, "scp -f FILE" to send), which
+// OpenSSH's scp runs when told -O.
+func legacySCP(command string) bool {
+	f := strings.Fields(command)
+	if len(f) == 0 || path.Base(f[0]) != "scp" {
+		return false
+	}
+	for _, a := range f[1:] {
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			break
+		}
+		if strings.ContainsAny(a[1:], "tf") {
+			return true
+		}
+	}
+	return false
 }

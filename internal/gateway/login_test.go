@@ -48,3 +48,20 @@ func FuzzParseLogin(f *testing.F) {
 		}
 	})
 }
+
+func TestLegacySCP(t *testing.T) {
+	for cmd, want := range map[string]bool{
+		"scp -t .":                    true,
+		"scp -v -r -p -t -- /tmp/dir": true,
+		"/usr/bin/scp -f -- file":     true,
+		"scp -pf notes.txt":           true,
+		"scp -F cfg a host:b":         false, // an outbound copy run on the target
+		"scp -o Port=22 a host:/tmp":  false,
+		"ls -t":                       false,
+		"":                            false,
+	} {
+		if got := legacySCP(cmd); got != want {
+			t.Errorf("legacySCP(%q) = %v, want %v", cmd, got, want)
+		}
+	}
+}
