@@ -43,11 +43,11 @@ func keepHeapFloor() {
 		runtime.AddCleanup(sentinel, func(struct{}) {
 			metrics.Read(m)
 			live, roots := m[0].Value.Uint64(), m[1].Value.Uint64()+m[2].Value.Uint64()
-			p := 100
-			if now := time.Now(); now.Sub(last) < fastCycles {
+			p, now := 100, time.Now()
+			if now.Sub(last) < fastCycles {
 				p = floorPercent(live, roots, heapFloor)
 			}
-			last = time.Now()
+			last = now
 			if p != current {
 				current = p
 				debug.SetGCPercent(p)

@@ -47,7 +47,7 @@ func (db *DB) AddLoginLog(ctx context.Context, l *LoginLog) error {
 func (db *DB) LoginLogs(ctx context.Context, q query.Query, userID string) ([]LoginLog, int, error) {
 	ls := listSpec{from: "login_logs l", cols: "l.id, l.username, l.user_id, l.type, l.method, l.ip, l.user_agent, l.mfa, l.status, l.reason, l.datetime"}
 	if userID != "" {
-		ls.where, ls.args = "l.user_id = ?", []any{userID}
+		ls.and("l.user_id = ?", userID)
 	}
 	var out []LoginLog
 	n, err := list(ctx, db, LoginLogSchema, q, ls, func(r *sql.Rows) error {
@@ -159,7 +159,7 @@ func scanSession(sc interface{ Scan(...any) error }) (Session, error) {
 func (db *DB) Sessions(ctx context.Context, q query.Query, userID string) ([]Session, int, error) {
 	ls := listSpec{from: "sessions s", cols: sessionCols}
 	if userID != "" {
-		ls.where, ls.args = "s.user_id = ?", []any{userID}
+		ls.and("s.user_id = ?", userID)
 	}
 	var out []Session
 	n, err := list(ctx, db, SessionSchema, q, ls, func(r *sql.Rows) error {

@@ -62,11 +62,10 @@ func (db *DB) AddCommands(ctx context.Context, cs []Command) error {
 func (db *DB) Commands(ctx context.Context, q query.Query, userID string) ([]Command, int, error) {
 	ls := listSpec{from: "commands c", cols: `c.id, c.session_id, c.user_id, c.username, c.asset_id, c.asset, c.system_user_id,
 		c.system_user, c.input, c.output, c.risk_level, c.action, c.timestamp`}
-	var conds []string
 	if userID != "" {
-		conds, ls.args = append(conds, "c.user_id = ?"), append(ls.args, userID)
+		ls.and("c.user_id = ?", userID)
 	}
-	if !db.postgres && usesSearchIndex(q.Search) {
+	if !db.postgres && usesSearchIndex(q) {
 		// The trigram index answers the same case-insensitive substring
 		// match as the LIKE the query would render, without a scan, which
 		// is what a rare term needs. A common one is left to the LIKE:
@@ -79,12 +78,10 @@ func (db *DB) Commands(ctx context.Context, q query.Query, userID string) ([]Com
 			return nil, 0, err
 		}
 		if n <= rareMatches {
-			conds = append(conds, "c.id IN (SELECT rowid FROM commands_search WHERE commands_search.input LIKE ?)")
-			ls.args = append(ls.args, pattern)
+			ls.and("c.id IN (SELECT rowid FROM commands_search WHERE commands_search.input LIKE ?)", pattern)
 			q.Search, q.SearchFields = "", nil
 		}
 	}
-	ls.where = strings.Join(conds, " AND ")
 	var out []Command
 	n, err := list(ctx, db, CommandSchema, q, ls, func(r *sql.Rows) error {
 		var c Command
@@ -102,11 +99,13 @@ func (db *DB) Commands(ctx context.Context, q query.Query, userID string) ([]Com
 // listing on SQLite is driven by the trigram index (see Commands).
 const rareMatches = 5000
 
-// usesSearchIndex says whether SQLite's trigram index can answer a search
-// for term: it needs three characters or more, and a term with LIKE's own
-// wildcards or escape character is left to the plain (escaped) LIKE.
-func usesSearchIndex(term string) bool {
-	return utf8.RuneCountInString(term) >= 3 && !strings.ContainsAny(term, `%_\`)
+// usesSearchIndex says whether SQLite's trigram index, which covers the
+// input column only, can answer q's search: it searches that column alone,
+// for three characters or more, and a term with LIKE's own wildcards or
+// escape character is left to the plain (escaped) LIKE.
+func usesSearchIndex(q query.Query) bool {
+	return len(q.SearchFields) == 1 && q.SearchFields[0].Column == "c.input" &&
+		utf8.RuneCountInString(q.Search) >= 3 && !strings.ContainsAny(q.Search, `%_\`)
 }
 
 // FTPLog is one file operation through the gateway.
@@ -154,7 +153,7 @@ func (db *DB) FTPLogs(ctx context.Context, q query.Query, userID string) ([]FTPL
 	ls := listSpec{from: "ftp_logs f", cols: `f.id, f.session_id, f.user_id, f.username, f.asset_id, f.asset, f.system_user_id,
 		f.system_user, f.remote_addr, f.operation, f.path, f.path2, f.size, f.sha256, f.is_success, f.reason, f.datetime`}
 	if userID != "" {
-		ls.where, ls.args = "f.user_id = ?", []any{userID}
+		ls.and("f.user_id = ?", userID)
 	}
 	var out []FTPLog
 	n, err := list(ctx, db, FTPLogSchema, q, ls, func(r *sql.Rows) error {

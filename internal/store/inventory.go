@@ -348,7 +348,7 @@ func (db *DB) fillAssets(ctx context.Context, as []Asset) error {
 func (db *DB) Assets(ctx context.Context, q query.Query, node string) ([]Asset, int, error) {
 	ls := listSpec{from: "assets a", cols: assetCols}
 	if node != "" {
-		ls.where, ls.args = "a.id IN (SELECT asset_id FROM asset_nodes WHERE node_id = ?)", []any{node}
+		ls.and("a.id IN (SELECT asset_id FROM asset_nodes WHERE node_id = ?)", node)
 	}
 	var out []Asset
 	n, err := list(ctx, db, AssetSchema, q, ls, func(r *sql.Rows) error {

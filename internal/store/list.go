@@ -13,8 +13,18 @@ import (
 type listSpec struct {
 	from  string // "users u"
 	cols  string // "u.id, u.username, ..."
-	where string // extra condition ANDed with the query's, "" for none
+	where string // extra conditions ANDed with the query's, "" for none (see and)
 	args  []any
+}
+
+// and adds a condition, with its arguments, to those ANDed with the
+// query's.
+func (ls *listSpec) and(cond string, args ...any) {
+	if ls.where != "" {
+		ls.where += " AND "
+	}
+	ls.where += "(" + cond + ")"
+	ls.args = append(ls.args, args...)
 }
 
 // list runs a validated query: a COUNT for the envelope, then the page.
@@ -24,7 +34,7 @@ func list(ctx context.Context, qr querier, s *query.Schema, q query.Query, ls li
 	var conds []string
 	var all []any
 	if ls.where != "" {
-		conds = append(conds, "("+ls.where+")")
+		conds = append(conds, ls.where)
 		all = append(all, ls.args...)
 	}
 	if where != "" {

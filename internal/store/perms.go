@@ -169,8 +169,7 @@ type PermissionFilter struct {
 func (db *DB) Permissions(ctx context.Context, q query.Query, f PermissionFilter) ([]Permission, int, error) {
 	ls := listSpec{from: "asset_permissions p", cols: permCols}
 	if f.Kind != "" {
-		ls.where = "p.id IN (SELECT perm_id FROM asset_permission_members WHERE kind = ? AND member_id = ?)"
-		ls.args = []any{f.Kind, f.ID}
+		ls.and("p.id IN (SELECT perm_id FROM asset_permission_members WHERE kind = ? AND member_id = ?)", f.Kind, f.ID)
 	}
 	var out []Permission
 	n, err := list(ctx, db, PermissionSchema, q, ls, func(r *sql.Rows) error {

@@ -72,7 +72,7 @@ func (db *DB) TouchToken(ctx context.Context, id string, now time.Time) error {
 func (db *DB) Tokens(ctx context.Context, q query.Query, userID string) ([]Token, int, error) {
 	ls := listSpec{from: "tokens t", cols: tokenCols}
 	if userID != "" {
-		ls.where, ls.args = "t.user_id = ?", []any{userID}
+		ls.and("t.user_id = ?", userID)
 	}
 	var out []Token
 	n, err := list(ctx, db, TokenSchema, q, ls, func(r *sql.Rows) error {

@@ -199,7 +199,7 @@ var UserSchema = &query.Schema{
 func (db *DB) Users(ctx context.Context, q query.Query, group string) ([]User, int, error) {
 	ls := listSpec{from: "users u", cols: userCols}
 	if group != "" {
-		ls.where, ls.args = "u.id IN (SELECT user_id FROM user_group_members WHERE group_id = ?)", []any{group}
+		ls.and("u.id IN (SELECT user_id FROM user_group_members WHERE group_id = ?)", group)
 	}
 	var out []User
 	n, err := list(ctx, db, UserSchema, q, ls, func(r *sql.Rows) error {
