@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +79,9 @@ func (l *Local) HasKey(ctx context.Context, username string, key ssh.PublicKey) 
 	if err != nil {
 		return false, err
 	}
-	return l.db.UserHasKey(ctx, u.ID, ssh.FingerprintSHA256(key))
+	// The user's keys came with the user.
+	fp := ssh.FingerprintSHA256(key)
+	return slices.ContainsFunc(u.PublicKeys, func(k store.PublicKey) bool { return k.Fingerprint == fp }), nil
 }
 
 // LoginKey implements gateway.Core.
@@ -290,8 +293,6 @@ func (l *Local) Connect(ctx context.Context, userID, assetID, systemUserID, prot
 	}
 	return gateway.Connection{
 		SessionID:  sess.ID,
-		Asset:      gateway.Asset{ID: a.ID, Name: a.Name, IP: a.IP, SSHPort: port},
-		SystemUser: gateway.SystemUser{ID: su.ID, Name: su.Name, Username: su.Username, Protocol: su.Protocol},
 		Address:    net.JoinHostPort(a.IP, strconv.Itoa(port)),
 		Credential: gateway.Credential{Username: cred.Username, Password: cred.Password, PrivateKey: cred.PrivateKey},
 	}, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -21,12 +22,29 @@ type commandAudit struct {
 	auditor   *termaudit.Auditor
 	ch        ssh.Channel
 	rec       *recording.Recorder
+
+	mu      sync.Mutex
+	checked string  // the last line checked at Enter
+	verdict Verdict // and what the filter said of it
+}
+
+// verdictFor is the filter's verdict on a command the shell ran: the one
+// given at its Enter when it is that line (most are), else asked anew (a
+// pasted block, a line the screen showed differently at Enter).
+func (a *commandAudit) verdictFor(input string) Verdict {
+	a.mu.Lock()
+	v, ok := a.verdict, a.checked == input && input != ""
+	a.mu.Unlock()
+	if ok {
+		return v
+	}
+	return a.s.core.CheckCommand(context.Background(), a.sessionID, input)
 }
 
 func (s *Server) auditCommands(ctx context.Context, sessionID string, cols, rows int, ch ssh.Channel, rec *recording.Recorder) *commandAudit {
 	a := &commandAudit{s: s, sessionID: sessionID, ch: ch, rec: rec}
 	a.auditor = termaudit.New(cols, rows, termaudit.Options{OutputLimit: s.cfg.OutputExcerpt, OnCommand: func(c termaudit.Command) {
-		v := s.core.CheckCommand(context.Background(), sessionID, c.Input)
+		v := a.verdictFor(c.Input)
 		if v.Action == ActionReject {
 			// Refused at Enter and recorded there; what reaches here was
 			// already let through (a paste of several lines, say).
@@ -59,6 +77,9 @@ func (a *commandAudit) filter(p []byte, send func([]byte) error) error {
 		enter := []byte{'\r'}
 		if line, ok := a.auditor.Pending(); ok && line != "" {
 			v := a.s.core.CheckCommand(context.Background(), a.sessionID, line)
+			a.mu.Lock()
+			a.checked, a.verdict = line, v
+			a.mu.Unlock()
 			switch v.Action {
 			case ActionReject:
 				a.s.core.RecordCommands(context.Background(), []Command{{SessionID: a.sessionID, Input: line, Risk: v.Risk, Action: ActionReject, At: time.Now()}})

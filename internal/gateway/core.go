@@ -63,8 +63,6 @@ type Credential struct {
 // record already opened by the core.
 type Connection struct {
 	SessionID  string
-	Asset      Asset
-	SystemUser SystemUser
 	Address    string // host:port of the target's SSH service
 	Credential Credential
 }

@@ -415,6 +415,8 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	if err != nil {
 		return err
 	}
+	// dial drops the credential once used; this covers the returns before.
+	defer func() { c.Credential = Credential{} }()
 	live := &liveSession{watch: newFanout()}
 	defer live.watch.close()
 	reason, success := "", true

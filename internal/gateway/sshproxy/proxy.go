@@ -248,8 +248,6 @@ type Hooks struct {
 	// keep p after returning.
 	Rewrite func(p []byte, send func([]byte) error) error
 	Resize  func(cols, rows int) // pty-req and window-change sizes
-	Exec    func(command string) // an exec request
-	Pty     func(term string, cols, rows int)
 }
 
 // Result says how a bridged session ended.
@@ -410,23 +408,13 @@ func (h Hooks) observe(typ string, payload []byte) {
 			Cols, Rows, Width, Height uint32
 			Modes                     string
 		}
-		if ssh.Unmarshal(payload, &p) == nil {
-			if h.Pty != nil {
-				h.Pty(p.Term, int(p.Cols), int(p.Rows))
-			}
-			if h.Resize != nil {
-				h.Resize(int(p.Cols), int(p.Rows))
-			}
+		if ssh.Unmarshal(payload, &p) == nil && h.Resize != nil {
+			h.Resize(int(p.Cols), int(p.Rows))
 		}
 	case "window-change":
 		var p struct{ Cols, Rows, Width, Height uint32 }
 		if ssh.Unmarshal(payload, &p) == nil && h.Resize != nil {
 			h.Resize(int(p.Cols), int(p.Rows))
-		}
-	case "exec":
-		var p struct{ Command string }
-		if ssh.Unmarshal(payload, &p) == nil && h.Exec != nil {
-			h.Exec(p.Command)
 		}
 	}
 }
