@@ -41,7 +41,7 @@ func TestGatewayThroughServe(t *testing.T) {
 	sshtest.Require(t)
 	target := sshtest.StartTarget(t)
 	if target.Password == "" {
-		t.Skip("SKIPPED LOUDLY: needs root for a password-login target (see internal/sshtest)")
+		sshtest.Missing(t, "needs root for a password-login target (see internal/sshtest)")
 	}
 	dir := t.TempDir()
 	s := startServer(t, dir, "POSTERN_ADMIN_PASSWORD=admin-password-1")
@@ -150,7 +150,7 @@ func TestLiveWatch(t *testing.T) {
 	sshtest.Require(t)
 	target := sshtest.StartTarget(t)
 	if target.Password == "" {
-		t.Skip("SKIPPED LOUDLY: needs root for a password-login target (see internal/sshtest)")
+		sshtest.Missing(t, "needs root for a password-login target (see internal/sshtest)")
 	}
 	s := startServer(t, "", "POSTERN_ADMIN_PASSWORD=admin-password-1")
 	admin := s.token(t, "admin", "admin-password-1")

@@ -37,6 +37,9 @@ func TestHTTPCommandFilters(t *testing.T) {
 	if gs := got["command_groups"].([]any); len(gs) != 0 {
 		t.Fatalf("deleted group still in the filter: %v", gs)
 	}
+	if got["is_active"] != false {
+		t.Fatalf("the filter is still active after the PATCH: %v", got["is_active"])
+	}
 	logs := e.do("GET", "/api/v2/audits/operate-logs/?resource_type=command_filter", e.admin, nil).want(t, http.StatusOK).count(t)
 	if logs != 2 {
 		t.Fatalf("operate log rows for command filters: %d", logs)

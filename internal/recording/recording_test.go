@@ -710,7 +710,8 @@ func TestWriterStopsWhenIdle(t *testing.T) {
 // One write bigger than the buffer, on a recording whose writer is not
 // running, does not wait forever for a writer to make room.
 func TestLargeWriteOnIdleRecording(t *testing.T) {
-	r := start(t, t.TempDir(), "big", Options{})
+	dir := t.TempDir()
+	r := start(t, dir, "big", Options{})
 	done := make(chan struct{})
 	go func() {
 		r.Input(bytes.Repeat([]byte{1}, 2<<20)) // escapes to 12 MiB
@@ -723,5 +724,14 @@ func TestLargeWriteOnIdleRecording(t *testing.T) {
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
+	}
+	var in strings.Builder
+	for _, e := range checkAsciicast(t, readText(t, dir, "big")) {
+		if e.Kind == KindInput {
+			in.WriteString(e.Data)
+		}
+	}
+	if in.String() != strings.Repeat("\x01", 2<<20) {
+		t.Fatalf("the large write was recorded as %d bytes of input, not the %d written", in.Len(), 2<<20)
 	}
 }
