@@ -104,11 +104,15 @@ func (in *CommandGroupIn) fields() cmdfilter.GroupFields {
 	return cmdfilter.GroupFields{Name: in.Name, Type: in.Type, Content: in.Content, Comment: in.Comment, IgnoreCase: in.IgnoreCase}
 }
 
-func (s *Server) filters() (*cmdfilter.Service, error) {
-	if s.cfg.CommandFilters == nil {
-		return nil, fault.Errorf(fault.NotFound, "", "command filtering is not enabled on this server")
+// withFilters is the handler of a route that writes command groups or
+// filters: a NotFound when this server has no filtering.
+func (s *Server) withFilters(h func(c *call, f *cmdfilter.Service) (any, error)) func(*call) (any, error) {
+	return func(c *call) (any, error) {
+		if s.cfg.CommandFilters == nil {
+			return nil, fault.Errorf(fault.NotFound, "", "command filtering is not enabled on this server")
+		}
+		return h(c, s.cfg.CommandFilters)
 	}
-	return s.cfg.CommandFilters, nil
 }
 
 func (s *Server) registerACLs() {
@@ -129,18 +133,14 @@ func (s *Server) registerACLs() {
 	s.add(&Route{Method: "POST", Path: "/api/v2/acls/command-groups/", Tag: "acls", Roles: adminOnly,
 		Summary: "Create a command group: type command (whole-word commands) or regex, one per line in content",
 		Body:    CommandGroupIn{}, Reply: CommandGroupOut{}, Status: http.StatusCreated,
-		Handle: func(c *call) (any, error) {
-			f, err := s.filters()
-			if err != nil {
-				return nil, err
-			}
+		Handle: s.withFilters(func(c *call, f *cmdfilter.Service) (any, error) {
 			var in CommandGroupIn
 			if err := c.decode(&in); err != nil {
 				return nil, err
 			}
 			g, err := f.CreateGroup(c.ctx(), c.actor(), in.fields())
 			return groupOutOf(g), err
-		}})
+		})})
 	s.add(&Route{Method: "GET", Path: "/api/v2/acls/command-groups/{id}/", Tag: "acls", Roles: adminOnly,
 		Summary: "Read a command group", Reply: CommandGroupOut{},
 		Handle: func(c *call) (any, error) {
@@ -150,28 +150,20 @@ func (s *Server) registerACLs() {
 	for _, m := range []string{"PUT", "PATCH"} {
 		s.add(&Route{Method: m, Path: "/api/v2/acls/command-groups/{id}/", Tag: "acls", Roles: adminOnly,
 			Summary: "Change a command group", Body: CommandGroupIn{}, Reply: CommandGroupOut{},
-			Handle: func(c *call) (any, error) {
-				f, err := s.filters()
-				if err != nil {
-					return nil, err
-				}
+			Handle: s.withFilters(func(c *call, f *cmdfilter.Service) (any, error) {
 				var in CommandGroupIn
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				g, err := f.UpdateGroup(c.ctx(), c.actor(), c.id(), in.fields())
 				return groupOutOf(g), err
-			}})
+			})})
 	}
 	s.add(&Route{Method: "DELETE", Path: "/api/v2/acls/command-groups/{id}/", Tag: "acls", Roles: adminOnly,
 		Summary: "Delete a command group (filters stop using it)", Status: http.StatusNoContent,
-		Handle: func(c *call) (any, error) {
-			f, err := s.filters()
-			if err != nil {
-				return nil, err
-			}
+		Handle: s.withFilters(func(c *call, f *cmdfilter.Service) (any, error) {
 			return nil, f.DeleteGroup(c.ctx(), c.actor(), c.id())
-		}})
+		})})
 
 	s.add(&Route{Method: "GET", Path: "/api/v2/acls/command-filters/", Tag: "acls", Roles: adminOnly,
 		Summary: "List command filters (checked by ascending priority; the first match decides)", Reply: CommandFilterOut{}, List: store.CommandFilterSchema,
@@ -201,18 +193,14 @@ func (s *Server) registerACLs() {
 	s.add(&Route{Method: "POST", Path: "/api/v2/acls/command-filters/", Tag: "acls", Roles: adminOnly,
 		Summary: "Create a command filter: action reject, warn or accept; empty users, assets or system users mean all",
 		Body:    CommandFilterIn{}, Reply: CommandFilterOut{}, Status: http.StatusCreated,
-		Handle: func(c *call) (any, error) {
-			svc, err := s.filters()
-			if err != nil {
-				return nil, err
-			}
+		Handle: s.withFilters(func(c *call, svc *cmdfilter.Service) (any, error) {
 			var in CommandFilterIn
 			if err := c.decode(&in); err != nil {
 				return nil, err
 			}
 			f, err := svc.CreateFilter(c.ctx(), c.actor(), in.fields())
 			return oneFilter(c, f, err)
-		}})
+		})})
 	s.add(&Route{Method: "GET", Path: "/api/v2/acls/command-filters/{id}/", Tag: "acls", Roles: adminOnly,
 		Summary: "Read a command filter", Reply: CommandFilterOut{},
 		Handle: func(c *call) (any, error) {
@@ -222,26 +210,18 @@ func (s *Server) registerACLs() {
 	for _, m := range []string{"PUT", "PATCH"} {
 		s.add(&Route{Method: m, Path: "/api/v2/acls/command-filters/{id}/", Tag: "acls", Roles: adminOnly,
 			Summary: "Change a command filter; it applies to the next command", Body: CommandFilterIn{}, Reply: CommandFilterOut{},
-			Handle: func(c *call) (any, error) {
-				svc, err := s.filters()
-				if err != nil {
-					return nil, err
-				}
+			Handle: s.withFilters(func(c *call, svc *cmdfilter.Service) (any, error) {
 				var in CommandFilterIn
 				if err := c.decode(&in); err != nil {
 					return nil, err
 				}
 				f, err := svc.UpdateFilter(c.ctx(), c.actor(), c.id(), in.fields())
 				return oneFilter(c, f, err)
-			}})
+			})})
 	}
 	s.add(&Route{Method: "DELETE", Path: "/api/v2/acls/command-filters/{id}/", Tag: "acls", Roles: adminOnly,
 		Summary: "Delete a command filter", Status: http.StatusNoContent,
-		Handle: func(c *call) (any, error) {
-			svc, err := s.filters()
-			if err != nil {
-				return nil, err
-			}
+		Handle: s.withFilters(func(c *call, svc *cmdfilter.Service) (any, error) {
 			return nil, svc.DeleteFilter(c.ctx(), c.actor(), c.id())
-		}})
+		})})
 }

@@ -147,11 +147,7 @@ func (s *Server) registerAudit() {
 			if err != nil {
 				return nil, err
 			}
-			owner := ""
-			if roleBit(c.user.Role)&auditReaders == 0 {
-				owner = c.user.ID
-			}
-			ss, n, err := s.db.Sessions(c.ctx(), q, owner)
+			ss, n, err := s.db.Sessions(c.ctx(), q, c.ownRows())
 			out := make([]SessionOut, len(ss))
 			for i := range ss {
 				out[i] = sessionOut(ss[i])
@@ -162,7 +158,7 @@ func (s *Server) registerAudit() {
 		Summary: "Read a session (a user only their own)", Reply: SessionOut{},
 		Handle: func(c *call) (any, error) {
 			ss, err := s.db.Session(c.ctx(), c.id())
-			if err != nil || (roleBit(c.user.Role)&auditReaders == 0 && ss.UserID != c.user.ID) {
+			if err != nil || (c.ownRows() != "" && ss.UserID != c.ownRows()) {
 				return nil, fault.Errorf(fault.NotFound, "", "no such session")
 			}
 			return sessionOut(ss), nil
@@ -225,11 +221,7 @@ func (s *Server) registerAudit() {
 			if err != nil {
 				return nil, err
 			}
-			owner := ""
-			if roleBit(c.user.Role)&auditReaders == 0 {
-				owner = c.user.ID
-			}
-			cs, n, err := s.db.Commands(c.ctx(), q, owner)
+			cs, n, err := s.db.Commands(c.ctx(), q, c.ownRows())
 			out := make([]CommandOut, len(cs))
 			for i, x := range cs {
 				out[i] = CommandOut{x.ID, x.SessionID, x.Username, x.UserID, x.Asset, x.AssetID, x.SystemUser, x.SystemUserID,
@@ -245,11 +237,7 @@ func (s *Server) registerAudit() {
 			if err != nil {
 				return nil, err
 			}
-			owner := ""
-			if roleBit(c.user.Role)&auditReaders == 0 {
-				owner = c.user.ID
-			}
-			fs, n, err := s.db.FTPLogs(c.ctx(), q, owner)
+			fs, n, err := s.db.FTPLogs(c.ctx(), q, c.ownRows())
 			out := make([]FTPLogOut, len(fs))
 			for i, f := range fs {
 				out[i] = FTPLogOut{f.ID, f.SessionID, f.Username, f.Asset, f.SystemUser, f.RemoteAddr, f.Operation, f.Path, f.Path2,
@@ -277,4 +265,14 @@ func (s *Server) register() {
 	s.registerWatch()
 	s.registerDocs()
 	s.mux.Handle("GET /metrics", s.metrics)
+}
+
+// ownRows is the user whose rows alone a caller may see in audit data
+// (sessions, commands, file transfers): their own id for a plain user, ""
+// (everyone's) for an auditor or an administrator.
+func (c *call) ownRows() string {
+	if roleBit(c.user.Role)&auditReaders == 0 {
+		return c.user.ID
+	}
+	return ""
 }
