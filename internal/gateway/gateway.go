@@ -695,8 +695,13 @@ func hostKeyAlgos(keyType string) []string {
 // fail tells the operator why, on stderr, and ends the channel with status.
 func fail(ch ssh.Channel, msg string, status uint32) {
 	fmt.Fprintf(ch.Stderr(), "%s\r\n", msg)
-	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
+	exitStatus(ch, status)
 	ch.Close()
+}
+
+// exitStatus tells the operator's client the session's exit status.
+func exitStatus(ch ssh.Channel, status uint32) {
+	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
 }
 
 // ptyOf finds the terminal type and size in a session's setup requests.

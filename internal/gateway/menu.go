@@ -128,7 +128,7 @@ func (s *Server) runMenu(ctx context.Context, conn *ssh.ServerConn, user User, c
 		switch strings.ToLower(line) {
 		case "q", "quit", "exit":
 			m.printf("  Bye.\n")
-			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
+			exitStatus(ch, 0)
 			return
 		case "h", "help", "?":
 			m.printf("%s", menuHelp)

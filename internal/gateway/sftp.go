@@ -41,7 +41,7 @@ func (s *Server) serveSFTP(ctx context.Context, conn *ssh.ServerConn, user User,
 		fail(ch, "postern: "+err.Error(), 1)
 		return
 	}
-	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{0}))
+	exitStatus(ch, 0)
 }
 
 func sftpTarget(a Asset, su SystemUser) sftpproxy.Target {
