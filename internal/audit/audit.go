@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/postern/postern/internal/store"
@@ -35,17 +36,17 @@ const Redacted = "******"
 
 // Change describes one administrative change for the operate log. Before
 // and After are JSON-able views of the record (nil for create/delete
-// sides); Secret names fields whose values must never be recorded, only
-// the fact that they changed.
+// sides). A view field tagged `audit:"secret"` is never recorded, only the
+// fact that it was set or changed: the view says so once, rather than each
+// call site remembering to.
 type Change struct {
 	Action, Type, ID, Name string
 	Before, After          any
-	Secret                 []string
 }
 
 // Record writes the operate log row for c inside tx.
 func Record(ctx context.Context, tx *store.Tx, a Actor, c Change, now time.Time) error {
-	diff, err := Diff(c.Before, c.After, c.Secret)
+	diff, err := Diff(c.Before, c.After, nil)
 	if err != nil {
 		return err
 	}
@@ -56,9 +57,11 @@ func Record(ctx context.Context, tx *store.Tx, a Actor, c Change, now time.Time)
 }
 
 // Diff renders what changed between two views as JSON
-// {"field": {"old": ..., "new": ...}}, with secret fields shown as
+// {"field": {"old": ..., "new": ...}}, with secret fields (those named in
+// secret, and those tagged `audit:"secret"` in either view) shown as
 // Redacted whatever their value.
 func Diff(before, after any, secret []string) (string, error) {
+	secret = append(append(secret, secretFields(before)...), secretFields(after)...)
 	b, err := asMap(before)
 	if err != nil {
 		return "", err
@@ -116,6 +119,31 @@ func Diff(before, after any, secret []string) (string, error) {
 	}
 	js, err := json.Marshal(out)
 	return string(js), err
+}
+
+// secretFields lists the JSON names of v's fields tagged
+// `audit:"secret"` (v a struct or a pointer to one).
+func secretFields(v any) []string {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("audit") != "secret" {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 func isEmpty(v any) bool {

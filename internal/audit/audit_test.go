@@ -29,3 +29,19 @@ func TestDiffHidesSecrets(t *testing.T) {
 		t.Fatalf("create diff = %s", created)
 	}
 }
+
+// A view marks its secret fields itself: Record needs no list from the
+// caller, and a pointer to the view works the same.
+func TestDiffHidesTaggedSecrets(t *testing.T) {
+	type su struct {
+		Name string `json:"name"`
+		Key  string `json:"private_key" audit:"secret"`
+	}
+	d, err := Diff(&su{Name: "a", Key: "KEY-ONE"}, su{Name: "a", Key: "KEY-TWO"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d != `{"private_key":{"new":"******","old":"******"}}` {
+		t.Fatalf("diff = %s", d)
+	}
+}

@@ -31,7 +31,7 @@ type userView struct {
 	Comment     string   `json:"comment"`
 	Groups      []string `json:"groups"`
 	PublicKeys  []string `json:"public_keys"`
-	Password    string   `json:"password"`
+	Password    string   `json:"password" audit:"secret"`
 	MFA         bool     `json:"mfa_enabled"`
 }
 
@@ -155,7 +155,7 @@ func (s *Service) CreateUser(ctx context.Context, a audit.Actor, f UserFields) (
 			return fault.ConflictOr(err, "username", "a user named "+u.Username)
 		}
 		return s.record(ctx, tx, a, audit.Change{Action: audit.Create, Type: "user", ID: u.ID, Name: u.Username,
-			After: viewUser(&u), Secret: []string{"password"}})
+			After: viewUser(&u)})
 	})
 	if err != nil {
 		return u, err
@@ -187,7 +187,7 @@ func (s *Service) UpdateUser(ctx context.Context, a audit.Actor, id string, f Us
 			}
 		}
 		return s.record(ctx, tx, a, audit.Change{Action: audit.Update, Type: "user", ID: u.ID, Name: u.Username,
-			Before: before, After: viewUser(&u), Secret: []string{"password"}})
+			Before: before, After: viewUser(&u)})
 	})
 	if err != nil {
 		return u, err
@@ -215,7 +215,7 @@ func (s *Service) DeleteUser(ctx context.Context, a audit.Actor, id string) erro
 			return err
 		}
 		return s.record(ctx, tx, a, audit.Change{Action: audit.Delete, Type: "user", ID: u.ID, Name: u.Username,
-			Before: viewUser(&u), Secret: []string{"password"}})
+			Before: viewUser(&u)})
 	})
 	if err != nil {
 		return err
@@ -295,7 +295,7 @@ func (s *Service) ConfirmOTP(ctx context.Context, a audit.Actor, u store.User, c
 			return err
 		}
 		return s.record(ctx, tx, a, audit.Change{Action: audit.Update, Type: "user", ID: u.ID, Name: u.Username,
-			Before: before, After: viewUser(&u), Secret: []string{"password"}})
+			Before: before, After: viewUser(&u)})
 	})
 }
 
@@ -312,7 +312,7 @@ func (s *Service) ResetOTP(ctx context.Context, a audit.Actor, id string) error 
 			return err
 		}
 		return s.record(ctx, tx, a, audit.Change{Action: audit.Update, Type: "user", ID: u.ID, Name: u.Username,
-			Before: before, After: viewUser(&u), Secret: []string{"password"}})
+			Before: before, After: viewUser(&u)})
 	})
 }
 

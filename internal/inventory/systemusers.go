@@ -23,15 +23,13 @@ type systemUserView struct {
 	Username   string `json:"username"`
 	Protocol   string `json:"protocol"`
 	Comment    string `json:"comment"`
-	Password   string `json:"password"`
-	PrivateKey string `json:"private_key"`
+	Password   string `json:"password" audit:"secret"`
+	PrivateKey string `json:"private_key" audit:"secret"`
 }
 
 func viewSystemUser(su *store.SystemUser) systemUserView {
 	return systemUserView{su.Name, su.Username, su.Protocol, su.Comment, su.Password, su.PrivateKey}
 }
-
-var secretFields = []string{"password", "private_key"}
 
 // Secret contexts bind a sealed value to its row and field.
 func passwordContext(id string) string { return "system_user:" + id + ":password" }
@@ -110,7 +108,7 @@ func (s *Service) CreateSystemUser(ctx context.Context, a audit.Actor, f SystemU
 			return fault.ConflictOr(err, "name", "a system user named "+su.Name)
 		}
 		return s.record(ctx, tx, a, audit.Change{Action: audit.Create, Type: "system_user", ID: su.ID, Name: su.Name,
-			After: viewSystemUser(&su), Secret: secretFields})
+			After: viewSystemUser(&su)})
 	})
 	return su, err
 }
@@ -131,7 +129,7 @@ func (s *Service) UpdateSystemUser(ctx context.Context, a audit.Actor, id string
 			return fault.ConflictOr(err, "name", "a system user named "+su.Name)
 		}
 		return s.record(ctx, tx, a, audit.Change{Action: audit.Update, Type: "system_user", ID: su.ID, Name: su.Name,
-			Before: before, After: viewSystemUser(&su), Secret: secretFields})
+			Before: before, After: viewSystemUser(&su)})
 	})
 	return su, err
 }
@@ -151,7 +149,7 @@ func (s *Service) DeleteSystemUser(ctx context.Context, a audit.Actor, id string
 			return err
 		}
 		return s.record(ctx, tx, a, audit.Change{Action: audit.Delete, Type: "system_user", ID: su.ID, Name: su.Name,
-			Before: viewSystemUser(&su), Secret: secretFields})
+			Before: viewSystemUser(&su)})
 	})
 	if err != nil {
 		return err
