@@ -245,6 +245,27 @@ func TestPublicKeyLoginAndPTY(t *testing.T) {
 	}
 }
 
+// recordedInput returns what a session's recording has as typed input.
+func recordedInput(t *testing.T, e *env, sessionID string) string {
+	t.Helper()
+	rc, err := recording.Open(e.recDir, sessionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	_, events, err := recording.Parse(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in strings.Builder
+	for _, ev := range events {
+		if ev.Kind == recording.KindInput {
+			in.WriteString(ev.Data)
+		}
+	}
+	return in.String()
+}
+
 func mustQuery(t *testing.T, s *query.Schema, raw string) query.Query {
 	t.Helper()
 	q, err := query.ParseRaw(s, raw)
@@ -712,6 +733,16 @@ func TestInteractiveCommandsAuditedAndFiltered(t *testing.T) {
 	c.Expect(`\r\n\$ `, 10*time.Second)
 	c.SendLine("echo still-here")
 	c.Expect(`still-here\r\n\$ `, 10*time.Second)
+	// A password typed at a prompt that does not echo is neither a
+	// command nor in the recording.
+	c.SendLine("read -rsp 'Secret: ' s; echo got-${#s}")
+	c.Expect(`Secret: `, 10*time.Second)
+	c.Send("hunt")
+	time.Sleep(100 * time.Millisecond)
+	c.Send("er2")
+	time.Sleep(100 * time.Millisecond)
+	c.Send("\r")
+	c.Expect(`got-7\r\n\$ `, 10*time.Second)
 	c.SendLine("exit")
 	c.WaitTimeout(10 * time.Second)
 	if out := mustRun(t, e.target, "ls"); strings.Contains(out, "blocked-file") {
@@ -725,12 +756,20 @@ func TestInteractiveCommandsAuditedAndFiltered(t *testing.T) {
 	for _, c := range cmds {
 		got = append(got, c.Action+": "+c.Input)
 	}
-	want := []string{"accept: echo hello-$((3+4))", "reject: touch ~/blocked-file", "accept: echo still-here", "accept: exit"}
+	want := []string{"accept: echo hello-$((3+4))", "reject: touch ~/blocked-file", "accept: echo still-here",
+		"accept: read -rsp 'Secret: ' s; echo got-${#s}", "accept: exit"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("commands:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if !strings.Contains(cmds[0].Output, "hello-7") {
 		t.Fatalf("output excerpt %q", cmds[0].Output)
+	}
+	in := recordedInput(t, e, cmds[0].SessionID)
+	if strings.Contains(in, "hunt") || strings.Contains(in, "er2") {
+		t.Fatalf("the recording holds what was typed at a no-echo prompt: %q", in)
+	}
+	if !strings.Contains(in, "echo still-here\r") || !strings.Contains(in, "got-${#s}\r\r") {
+		t.Fatalf("recorded input lacks the echoed keys or the Enter: %q", in)
 	}
 }
 

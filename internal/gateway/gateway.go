@@ -468,10 +468,13 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	var hooks sshproxy.Hooks
 	if s.cfg.RecordingsDir != "" {
 		h := recording.Header{Title: user.Username + " on " + asset.Name + " as " + su.Name, Env: map[string]string{"SHELL": "/bin/sh"}}
-		if t, cols, rows, ok := ptyOf(setups); ok {
+		t, cols, rows, isPty := ptyOf(setups)
+		if isPty {
 			h.Width, h.Height, h.Env["TERM"] = cols, rows, t
 		}
-		rec, err = recording.Start(s.cfg.RecordingsDir, c.SessionID, h, recording.Options{MaxBytes: s.cfg.RecordingMax,
+		// What a terminal does not echo (passwords typed at prompts on the
+		// target) stays out of the recorded input.
+		rec, err = recording.Start(s.cfg.RecordingsDir, c.SessionID, h, recording.Options{MaxBytes: s.cfg.RecordingMax, HideUnechoed: isPty,
 			OnError: func(err error) {
 				s.cfg.Logger.Error("recording failed; the session goes on unrecorded", "session", c.SessionID, "err", err)
 			}})

@@ -119,6 +119,12 @@ type Options struct {
 	// crosses an input or resize event, so the order of what the user saw
 	// and typed is kept.
 	MergeWithin time.Duration
+	// HideUnechoed leaves out of the recorded input the text the terminal
+	// did not echo, such as a password typed at a prompt (see echo.go):
+	// control keys are still recorded, printable characters are not. For
+	// sessions with a terminal; without one nothing is echoed and input is
+	// data, recorded as it is.
+	HideUnechoed bool
 	// OnError, if set, is called once, in a goroutine of its own, when
 	// writing the file fails. From then on events are dropped: the
 	// gateway decides whether a session that can no longer be recorded may
@@ -178,8 +184,16 @@ type Recorder struct {
 	// outputOff and inputOff are set when MaxBytes stopped that stream.
 	outputOff, inputOff bool
 	closed              bool
-	writing             bool  // the writer runs (started by record, ends when idle)
-	err                 error // first write error; events are dropped after it
+	// Input held back until the terminal shows whether it echoed it
+	// (HideUnechoed): the keys, their size, the first character typed,
+	// and whether a full-screen program has the terminal.
+	held       []heldKeys
+	heldSize   int
+	heldText   rune
+	fullScreen bool
+
+	writing bool  // the writer runs (started by record, ends when idle)
+	err     error // first write error; events are dropped after it
 
 	closeOnce sync.Once
 	closeErr  error
@@ -287,9 +301,12 @@ func (r *Recorder) record(input bool, p []byte) {
 		chunk := p[:min(len(p), maxChunk)]
 		p = p[len(chunk):]
 		now := time.Since(r.start)
-		if input {
+		switch {
+		case input && r.holdLocked(now, chunk):
+		case input:
 			r.inputLocked(now, chunk)
-		} else {
+		default:
+			r.outputSeenLocked(chunk)
 			r.outputLocked(now, chunk)
 		}
 	}
@@ -415,6 +432,7 @@ func (r *Recorder) Resize(cols, rows int) {
 	if !r.waitLocked() {
 		return
 	}
+	r.releaseLocked(false) // typed before the resize; no echo seen
 	r.open = false
 	if r.inputOff {
 		// Past the hard limit nothing more is written, or a client
@@ -574,6 +592,7 @@ func (r *Recorder) Close() error {
 
 func (r *Recorder) finish() error {
 	r.mu.Lock()
+	r.releaseLocked(false) // never echoed: the session ended first
 	now := time.Since(r.start)
 	if r.out.n > 0 {
 		r.buf = appendEventStart(r.buf, now, KindOutput)

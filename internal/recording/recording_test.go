@@ -80,10 +80,15 @@ func tail(s string) string {
 }
 
 // outputOf concatenates the data of the output events.
-func outputOf(events []Event) string {
+func outputOf(events []Event) string { return dataOf(events, KindOutput) }
+
+// inputOf concatenates the data of the input events.
+func inputOf(events []Event) string { return dataOf(events, KindInput) }
+
+func dataOf(events []Event, kind string) string {
 	var b strings.Builder
 	for _, e := range events {
-		if e.Kind == KindOutput {
+		if e.Kind == kind {
 			b.WriteString(e.Data)
 		}
 	}

@@ -1,0 +1,108 @@
+package recording
+
+import (
+	"testing"
+	"time"
+)
+
+// step is one write to a Recorder: typed keys, terminal output, or a
+// resize (cols > 0).
+type step struct {
+	in, out    string
+	cols, rows int
+}
+
+func record(t *testing.T, opt Options, steps []step) []Event {
+	t.Helper()
+	dir := t.TempDir()
+	r := start(t, dir, "e", opt)
+	for _, s := range steps {
+		switch {
+		case s.in != "":
+			r.Input([]byte(s.in))
+		case s.out != "":
+			r.Output([]byte(s.out))
+		default:
+			r.Resize(s.cols, s.rows)
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return checkAsciicast(t, readText(t, dir, "e"))
+}
+
+func TestUnechoedInputLeftOut(t *testing.T) {
+	sudo := []step{
+		{out: "$ "}, {in: "s"}, {out: "s"}, {in: "udo id"}, {out: "udo id"}, {in: "\r"}, {out: "\r\n"},
+		{out: "[sudo] password for ops: "},
+		{in: "h"}, {in: "unter2"}, {in: "\r"}, {out: "\r\n"}, {out: "uid=0(root)\r\n$ "},
+		{in: "exit\r"}, {out: "exit\r\n"},
+	}
+	cases := []struct {
+		name  string
+		steps []step
+		want  string
+	}{
+		{"sudo prompt", sudo, "sudo id\r\rexit\r"},
+		{"pasted password with its Enter", []step{{out: "Password: "}, {in: "p4ss word\r"}, {out: "\r\nLogin ok\r\n"}}, "\r"},
+		{"non-ASCII password", []step{{out: "Passwort: "}, {in: "\u00fcber"}, {in: "\r"}, {out: "\n"}}, "\r"},
+		{"control keys and arrows kept", []step{{out: "PIN: "}, {in: "12\x1b[D3\x7f\x03"}, {out: "^C\r\n"}}, "\x1b[D\x7f\x03"},
+		{"echo in colour", []step{{out: "$ "}, {in: "ls"}, {out: "\x1b[32ml\x1b[0ms"}}, "ls"},
+		{"echo after a title string", []step{{out: "$ "}, {in: "x"}, {out: "\x1b]0;title\x07x"}}, "x"},
+		{"Ctrl-R search shows the key", []step{{in: "\x12"}, {out: "(reverse-i-search)`': "}, {in: "g"}, {out: "\x1b[1@g\x1b[C"}}, "\x12g"},
+		{"typed, then the session ends", []step{{out: "Password: "}, {in: "secret"}}, ""},
+		{"typed, then a resize", []step{{out: "Password: "}, {in: "secret"}, {cols: 90, rows: 20}, {out: "\r\n"}}, ""},
+		{"full-screen keys as typed", []step{{out: "\x1b[?1049h\x1b[H"}, {in: "dd"}, {out: "\x1b[2;1H~"}, {in: ":q\r"}, {out: "\x1b[?1049l$ "}}, "dd:q\r"},
+		{"password after a full-screen program", []step{{out: "\x1b[?1049h"}, {in: "q"}, {out: "\x1b[?1049lPassword: "}, {in: "pw\r"}, {out: "\r\n"}}, "q\r"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			evs := record(t, Options{HideUnechoed: true, MergeWithin: -1}, c.steps)
+			if got := inputOf(evs); got != c.want {
+				t.Fatalf("recorded input %q, want %q", got, c.want)
+			}
+		})
+	}
+	t.Run("off records all", func(t *testing.T) {
+		if got := inputOf(record(t, Options{}, sudo)); got != "sudo id\rhunter2\rexit\r" {
+			t.Fatalf("recorded input %q", got)
+		}
+	})
+}
+
+// Held keys keep the time they were typed, and the events stay in order.
+func TestHeldInputKeepsItsTime(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, dir, "t", Options{HideUnechoed: true, MergeWithin: -1})
+	r.Output([]byte("$ "))
+	r.Input([]byte("l"))
+	before := time.Since(r.start)
+	r.Output([]byte("l"))
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	evs := checkAsciicast(t, readText(t, dir, "t"))
+	if len(evs) != 3 || evs[1].Kind != KindInput || evs[1].Data != "l" || evs[2].Kind != KindOutput {
+		t.Fatalf("events %+v", evs)
+	}
+	if evs[1].Time > before.Seconds() {
+		t.Fatalf("input recorded at %v, typed before %v", evs[1].Time, before.Seconds())
+	}
+}
+
+func FuzzUnechoedMask(f *testing.F) {
+	f.Add([]byte("Password: "), []byte("hunter2\r"))
+	f.Add([]byte("\x1b]0;t\x07"), []byte("\x1b[A\x1bOBx"))
+	f.Fuzz(func(t *testing.T, out, in []byte) {
+		kept := controlKeys(in)
+		if c, ok := firstText(kept); ok {
+			t.Fatalf("controlKeys(%q) = %q keeps text %q", in, kept, c)
+		}
+		if c, ok := firstText(in); ok && !echoes([]byte(string(c)), c) {
+			t.Fatalf("%q is not seen as its own echo", c)
+		}
+		echoes(out, 'x')
+		altScreen(out, false)
+	})
+}
