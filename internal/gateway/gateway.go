@@ -218,7 +218,7 @@ func (s *Server) handle(nc net.Conn) {
 	var tried authTrail
 	cfg := *s.ssh
 	cfg.AuthLogCallback = tried.note
-	conn, chans, reqs, err := ssh.NewServerConn(nc, &cfg)
+	conn, chans, reqs, err := ssh.NewServerConn(sshproxy.BulkReads(nc), &cfg)
 	if err != nil {
 		defer nc.Close() // after the log row, so it exists when the client sees the end
 		if tried.keysOnly() {

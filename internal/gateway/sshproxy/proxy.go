@@ -80,7 +80,7 @@ func Dial(ctx context.Context, t Target) (*Client, error) {
 	// The handshake gets the same deadline as the dial: a target that
 	// accepts TCP but never speaks SSH must not hang the operator.
 	nc.SetDeadline(time.Now().Add(t.DialTimeout))
-	c, chans, reqs, err := ssh.NewClientConn(nc, t.Address, cfg)
+	c, chans, reqs, err := ssh.NewClientConn(BulkReads(nc), t.Address, cfg)
 	if err != nil {
 		nc.Close()
 		return nil, loginErr(err, t.Address)
