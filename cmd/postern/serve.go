@@ -33,6 +33,7 @@ func serve(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	idle := fs.Duration("idle-timeout", 30*time.Minute, "end an SSH session after this long without operator input (output does not count); 0 never")
 	maxSession := fs.Duration("max-session", 0, "end an SSH session after this long in all; 0 never")
+	share := fs.Bool("share-target-connections", true, "let an operator's sessions to one target as one system user share one SSH connection to it (the target logs one login for them)")
 	recMax := fs.Int64("recording-max-bytes", 0, "cap on one session recording's size; 0 none")
 	diagAddr := fs.String("diag-addr", "", "serve Go's profiler (/debug/pprof/) on this address, for diagnosing CPU and memory use; off by default, keep it on loopback")
 	if err := parseFlags(fs, args); err != nil {
@@ -86,7 +87,7 @@ func serve(args []string) error {
 		return err
 	}
 	gw := gateway.New(component.NewLocal(k.db, k.identity, k.inventory, k.access, k.filters, hub), gateway.Config{HostKeys: hostKeys, Logger: log, RecordingsDir: recDir,
-		IdleTimeout: *idle, MaxDuration: *maxSession, RecordingMax: *recMax})
+		IdleTimeout: *idle, MaxDuration: *maxSession, RecordingMax: *recMax, SeparateTargetConnections: !*share})
 	hub.AddWatcher(gw)
 	go handBackAfterSessions(ctx, gw.Live)
 	sshLn, err := net.Listen("tcp", *sshAddr)

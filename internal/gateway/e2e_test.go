@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -854,4 +855,69 @@ func TestSFTPSessionCanBeTerminated(t *testing.T) {
 	if ss[0].TerminatedBy != "boss" || ss[0].Reason != "terminated by boss" || ss[0].IsSuccess {
 		t.Fatalf("terminated sftp session record: %+v", ss[0])
 	}
+}
+
+// shellOn logs alice in to web-01 with a terminal and returns the session
+// with the client port of the target connection it runs on, as the
+// target's shell sees it ($SSH_CONNECTION).
+func shellOn(t *testing.T, e *env) (*sshtest.Client, string) {
+	t.Helper()
+	c := sshtest.SSH(t, "-tt", "-p", e.port, "alice@ops@web-01@127.0.0.1")
+	c.Expect(`(?i)password:`, 15*time.Second)
+	c.SendLine(alicePassword)
+	c.Expect(`\$ `, 15*time.Second)
+	return c, connPort(t, c)
+}
+
+func connPort(t *testing.T, c *sshtest.Client) string {
+	t.Helper()
+	c.SendLine(`echo "conn-port=$(echo $SSH_CONNECTION | cut -d' ' -f2)."`)
+	m := regexp.MustCompile(`conn-port=(\d+)\.`).FindStringSubmatch(c.Expect(`conn-port=\d+\.`, 10*time.Second))
+	return m[1]
+}
+
+// An operator's sessions to one target share a connection until the
+// target refuses more on it; each ends on its own.
+func TestSessionsShareTargetConnection(t *testing.T) {
+	e := newEnv(t, sshtest.WithConfig("MaxSessions 2"))
+	s1, p1 := shellOn(t, e)
+	s2, p2 := shellOn(t, e)
+	s3, p3 := shellOn(t, e)
+	if p1 != p2 || p3 == p1 {
+		t.Fatalf("target connections by client port: %s %s %s; want the first two shared and the third (over MaxSessions 2) new", p1, p2, p3)
+	}
+	if n := strings.Count(e.target.Log(), "Accepted password"); n != 2 {
+		t.Errorf("the target logged %d logins for 3 sessions on 2 connections", n)
+	}
+	s1.SendLine("exit 3")
+	if code := s1.WaitTimeout(10 * time.Second); code != 3 {
+		t.Fatalf("first session exit status %d", code)
+	}
+	// The others go on: the one that shared the first's connection too.
+	if p := connPort(t, s2); p != p1 {
+		t.Fatalf("second session moved from port %s to %s", p1, p)
+	}
+	if p := connPort(t, s3); p != p3 {
+		t.Fatalf("third session moved from port %s to %s", p3, p)
+	}
+	s2.SendLine("exit")
+	s2.WaitTimeout(10 * time.Second)
+	s3.SendLine("exit")
+	s3.WaitTimeout(10 * time.Second)
+	for _, s := range e.sessions(t) {
+		if !s.IsFinished || s.Reason == "" {
+			t.Errorf("session not finished on its own: %+v", s)
+		}
+	}
+}
+
+func TestSeparateTargetConnections(t *testing.T) {
+	e := newEnvWith(t, func(c *gateway.Config) { c.SeparateTargetConnections = true })
+	s1, p1 := shellOn(t, e)
+	s2, p2 := shellOn(t, e)
+	if p1 == p2 {
+		t.Fatalf("two sessions on one target connection (client port %s) with SeparateTargetConnections", p1)
+	}
+	s1.Close()
+	s2.Close()
 }

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +33,11 @@ type Config struct {
 	KeepaliveMiss  int           // unanswered probes that drop it; default 3
 	OutputExcerpt  int           // bytes of a command's output kept with it; default 1024
 	HandshakeLimit time.Duration // time allowed for SSH login; default 60 s
+	// SeparateTargetConnections gives every session a connection to the
+	// target of its own. By default an operator's sessions to one target
+	// as one system user share a connection (sshproxy.Pool): the target
+	// sees one login for them, Postern holds less memory per session.
+	SeparateTargetConnections bool
 }
 
 // Server is the SSH gateway.
@@ -43,6 +50,7 @@ type Server struct {
 	ln     net.Listener
 	conns  map[*ssh.ServerConn]struct{}
 	live   map[string]*liveSession
+	pool   *sshproxy.Pool
 	stop   context.CancelFunc
 	closed bool
 	wg     sync.WaitGroup
@@ -78,7 +86,7 @@ func New(core Core, cfg Config) *Server {
 	if cfg.OutputExcerpt <= 0 {
 		cfg.OutputExcerpt = 1024
 	}
-	s := &Server{core: core, cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}, live: map[string]*liveSession{}}
+	s := &Server{core: core, cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}, live: map[string]*liveSession{}, pool: sshproxy.NewPool()}
 	sc := &ssh.ServerConfig{
 		MaxAuthTries:  6,
 		ServerVersion: "SSH-2.0-Postern",
@@ -451,12 +459,12 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 			return fmt.Errorf("postern: command rejected by rule %q; it was not run", verdict.Rule)
 		}
 	}
-	client, err := s.dial(ctx, user, asset, &c)
+	lease, up, upReqs, err := s.openSession(ctx, user, asset, su, &c)
 	if err != nil {
 		reason, success = err.Error(), false
 		return fmt.Errorf("postern: %s: %s", asset.Name, err)
 	}
-	defer client.Close()
+	defer lease.Close()
 
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -507,7 +515,7 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 		hooks.Rewrite = cmds.filter
 	}
 	started := time.Now()
-	res, err := sshproxy.Bridge(sctx, client.Client, ch, reqs, setups, hooks)
+	res, err := sshproxy.Bridge(sctx, up, upReqs, ch, reqs, setups, hooks)
 	if cmds != nil {
 		cmds.auditor.Flush()
 	}
@@ -525,6 +533,20 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 		reason = fmt.Sprintf("exit status %d", res.ExitStatus)
 	}
 	return nil
+}
+
+// openSession opens a session channel on the connection's target: on a
+// connection the operator already has there as the same system user with
+// the same credential, or on a new one (see Config.SeparateTargetConnections).
+func (s *Server) openSession(ctx context.Context, user User, asset Asset, su SystemUser, c *Connection) (*sshproxy.Lease, ssh.Channel, <-chan *ssh.Request, error) {
+	key := c.SessionID
+	if !s.cfg.SeparateTargetConnections {
+		cred := sha256.Sum256([]byte(c.Credential.Username + "\x00" + c.Credential.Password + "\x00" + c.Credential.PrivateKey))
+		key = strings.Join([]string{user.ID, asset.ID, su.ID, c.Address, hex.EncodeToString(cred[:])}, "\x00")
+	}
+	lease, up, upReqs, err := s.pool.Session(key, func() (*sshproxy.Client, error) { return s.dial(ctx, user, asset, c) })
+	c.Credential = Credential{} // not needed once a connection is had
+	return lease, up, upReqs, err
 }
 
 // dial logs in to the connection's target, checking its host key against

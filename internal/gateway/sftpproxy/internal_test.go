@@ -155,7 +155,31 @@ func TestReadAhead(t *testing.T) {
 		}
 	}
 
-	// Random access reads only what is asked.
+	// Random access reads only what is asked (and at most one window
+	// started before the reads are seen to jump about), whatever the
+	// offsets: the test tries several sequences of them.
+	for seed := range uint64(20) {
+		randomReads(t, mrand.New(mrand.NewPCG(seed, seed)))
+	}
+
+	// Two reads that look sequential start a window; a jump into the
+	// middle of it is seen as random access and moves nothing further.
+	data := make([]byte, 16*raBlock)
+	src := &countingReader{r: bytes.NewReader(data)}
+	ra := newReadAhead(src)
+	buf := make([]byte, 32<<10)
+	for _, off := range []int64{0, 32 << 10, 3 * raBlock, 3*raBlock + 64<<10, 4 * raBlock} {
+		if n, err := ra.ReadAt(buf, off); n != len(buf) || err != nil {
+			t.Fatalf("read at %d: %d, %v", off, n, err)
+		}
+	}
+	ra.close()
+	if read, limit := src.bytes.Load(), int64(raBlock*(raWindow+1)+5*len(buf)); read > limit {
+		t.Fatalf("a jump into the window read %d bytes from the target, want at most %d", read, limit)
+	}
+}
+
+func randomReads(t *testing.T, rng *mrand.Rand) {
 	data := make([]byte, 8*raBlock)
 	rand.Read(data)
 	src := &countingReader{r: bytes.NewReader(data)}
@@ -163,7 +187,7 @@ func TestReadAhead(t *testing.T) {
 	buf := make([]byte, 4096)
 	var asked int64
 	for range 50 {
-		off := int64(mrand.IntN(len(data)-len(buf)-1) + 1)
+		off := int64(rng.IntN(len(data)-len(buf)-1) + 1)
 		n, err := ra.ReadAt(buf, off)
 		if err != nil || !bytes.Equal(buf[:n], data[off:off+int64(n)]) {
 			t.Fatalf("random read at %d: %d, %v", off, n, err)

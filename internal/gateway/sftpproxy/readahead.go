@@ -113,8 +113,19 @@ func (b *raBuf) copyAt(p []byte, pos int64) (int, error) {
 func (r *readAhead) blockFor(pos int64, size int) *raBuf {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// pkg/sftp's server runs up to eight reads at once, so sequential
+	// reads arrive within this much of the furthest one so far.
+	spread := 8 * int64(max(size, readChunk))
 	for i, b := range r.blocks {
 		if pos >= b.off && pos < b.off+raBlock {
+			if pos > r.next+spread {
+				// A jump forward that happens to land in the window:
+				// random access after all.
+				r.random = true
+				r.drop(len(r.blocks))
+				return nil
+			}
+			r.next = max(r.next, pos+int64(size))
 			b.refs.Add(1) // the caller's, released after copying
 			r.slide(i)
 			return b
@@ -137,14 +148,13 @@ func (r *readAhead) blockFor(pos int64, size int) *raBuf {
 		r.next = pos + int64(size)
 		return nil
 	default:
-		// pkg/sftp's server runs up to eight reads at once.
-		spread := 8 * int64(max(size, readChunk))
 		if pos < r.next-spread || pos > r.next+spread {
 			r.random = true
 			return nil
 		}
 	}
 	// A new window from here; blocks still being read finish unseen.
+	r.next = max(r.next, pos+int64(size))
 	r.drop(len(r.blocks))
 	r.start(pos)
 	b := r.blocks[0]

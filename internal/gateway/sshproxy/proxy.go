@@ -278,15 +278,11 @@ func Replay(reqs []*ssh.Request) []Setup {
 	return out
 }
 
-// Bridge connects an operator's session channel to a new session channel
-// on client, forwarding requests both ways, until either side closes. The
-// setup requests are replayed first, in order.
-func Bridge(ctx context.Context, client *ssh.Client, down ssh.Channel, downReqs <-chan *ssh.Request, early []Setup, h Hooks) (Result, error) {
+// Bridge connects an operator's session channel to up, a new session
+// channel on the target, forwarding requests both ways, until either side
+// closes; it closes up. The setup requests are replayed first, in order.
+func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, down ssh.Channel, downReqs <-chan *ssh.Request, early []Setup, h Hooks) (Result, error) {
 	res := Result{ExitStatus: -1}
-	up, upReqs, err := client.OpenChannel("session", nil)
-	if err != nil {
-		return res, fmt.Errorf("the target refused a session: %v", err)
-	}
 	defer up.Close()
 
 	for _, r := range early {

@@ -1,0 +1,138 @@
+package sshproxy
+
+import (
+	"errors"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Pool lets sessions share target connections, as OpenSSH's ControlMaster
+// does: a session to a target that already has a logged-in connection
+// under the same key opens a channel on it instead of logging in again.
+// That saves the target a login and the gateway most of a connection's
+// memory (goroutines, buffers, cipher state) per session. The caller
+// chooses the key; the gateway uses one per operator, target and
+// credential, so sessions are only ever shared among one operator's own,
+// and a changed credential starts new connections.
+//
+// A connection takes sessions until the target refuses one (OpenSSH's
+// MaxSessions, 10 by default), then new sessions go to another; it is
+// closed when its last session ends. Sessions on one connection end
+// separately, except when the connection itself dies, which ends all of
+// them.
+type Pool struct {
+	mu    sync.Mutex
+	conns map[string][]*pooled
+}
+
+type pooled struct {
+	c        *Client
+	sessions int
+	full     bool // refused a session: takes no more
+}
+
+// NewPool returns an empty Pool.
+func NewPool() *Pool { return &Pool{conns: map[string][]*pooled{}} }
+
+// Lease is one session's share of a pooled connection.
+type Lease struct {
+	p    *Pool
+	key  string
+	pc   *pooled
+	once sync.Once
+}
+
+// Session opens a session channel on a connection of key's that has room,
+// or on a new one from dial, and returns it with its requests and the
+// lease to give back with Close when the session ends. An error from dial
+// is returned as it is.
+func (p *Pool) Session(key string, dial func() (*Client, error)) (*Lease, ssh.Channel, <-chan *ssh.Request, error) {
+	for {
+		p.mu.Lock()
+		var pc *pooled
+		for _, c := range p.conns[key] {
+			if !c.full {
+				pc = c
+				break
+			}
+		}
+		if pc != nil {
+			pc.sessions++
+		}
+		p.mu.Unlock()
+		fresh := pc == nil
+		if fresh {
+			c, err := dial()
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			pc = &pooled{c: c, sessions: 1}
+			p.mu.Lock()
+			p.conns[key] = append(p.conns[key], pc)
+			p.mu.Unlock()
+		}
+		l := &Lease{p: p, key: key, pc: pc}
+		ch, reqs, err := pc.c.OpenChannel("session", nil)
+		if err == nil {
+			return l, ch, reqs, nil
+		}
+		p.mu.Lock()
+		// Refused (the target's session limit) or dead: either way the
+		// next session goes elsewhere.
+		pc.full = true
+		p.mu.Unlock()
+		l.Close()
+		if fresh {
+			return nil, nil, nil, errRefused(err)
+		}
+	}
+}
+
+func errRefused(err error) error {
+	var oce *ssh.OpenChannelError
+	if errors.As(err, &oce) {
+		return errors.New("the target refused a session: " + oce.Message)
+	}
+	return errors.New("the target refused a session: " + err.Error())
+}
+
+// Close gives the lease back, closing the connection if it was its last
+// session. Calling it again does nothing.
+func (l *Lease) Close() {
+	l.once.Do(func() {
+		p := l.p
+		p.mu.Lock()
+		l.pc.sessions--
+		last := l.pc.sessions == 0
+		if last {
+			list := p.conns[l.key]
+			for i, c := range list {
+				if c == l.pc {
+					list = append(list[:i], list[i+1:]...)
+					break
+				}
+			}
+			if len(list) == 0 {
+				delete(p.conns, l.key)
+			} else {
+				p.conns[l.key] = list
+			}
+		}
+		p.mu.Unlock()
+		if last {
+			l.pc.c.Close()
+		}
+	})
+}
+
+// Connections returns how many target connections the pool holds.
+func (p *Pool) Connections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.conns {
+		n += len(l)
+	}
+	return n
+}
