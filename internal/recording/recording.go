@@ -542,6 +542,7 @@ func (r *Recorder) idleStop() bool {
 		return false
 	}
 	r.writing = false
+	r.buf = nil // an idle session holds no buffer
 	return true
 }
 

@@ -285,6 +285,7 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 	res := Result{ExitStatus: -1}
 	defer up.Close()
 
+	tty := false // the target gave the session a terminal
 	for _, r := range early {
 		h.observe(r.Type, r.Payload)
 		start := r.Type == "shell" || r.Type == "exec" || r.Type == "subsystem"
@@ -292,6 +293,7 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 		if err != nil {
 			return res, fmt.Errorf("target closed during setup: %v", err)
 		}
+		tty = tty || (ok && r.Type == "pty-req")
 		if r.Reply != nil {
 			r.Reply(ok)
 		} else if !ok && r.Type == "pty-req" {
@@ -307,14 +309,22 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 	// Target → operator: stdout here, stderr alongside; EOF, which covers
 	// both streams, once both are done. The end of ctx closes the
 	// target's channel, which ends both.
+	// With a terminal the target's stderr is the terminal too and comes
+	// as output (OpenSSH sends no stderr stream then), so stderr is only
+	// copied once the output has ended, sparing an idle interactive
+	// session a goroutine. (A target that sent stderr anyway would have
+	// it shown at the end; past its window it would wait for that.)
 	errDone := make(chan struct{})
-	go func() {
+	copyErr := func() {
 		defer close(errDone)
-		copyStream(down.Stderr(), up.Stderr(), h.Output, nil)
-	}()
+		copyStream(down.Stderr(), up.Stderr(), h.Output, nil, true)
+	}
+	if !tty {
+		go copyErr()
+	}
 	// Operator → target.
 	go func() {
-		copyStream(up, down, h.Input, h.Rewrite)
+		copyStream(up, down, h.Input, h.Rewrite, false)
 		up.CloseWrite()
 	}()
 	// Requests both ways, in one goroutine: the operator's (window-change,
@@ -366,7 +376,10 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 	}()
 	stop := context.AfterFunc(ctx, func() { up.Close() })
 	defer stop()
-	copyStream(down, up, h.Output, nil)
+	copyStream(down, up, h.Output, nil, true)
+	if tty {
+		copyErr()
+	}
 	<-errDone
 	down.CloseWrite()
 	if ctx.Err() == nil {
@@ -421,13 +434,20 @@ func (h Hooks) observe(typ string, payload []byte) {
 // a large pooled one only while reads keep filling the small one, handing
 // it back once the stream goes quiet again.
 const (
-	smallBuf = 2 << 10
+	smallBuf = 1 << 10
 	largeBuf = 256 << 10
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
 
-func copyStream(dst io.Writer, src io.Reader, tap func([]byte), rewrite func([]byte, func([]byte) error) error) {
+// copyStream copies src to dst, handing what passes to tap and, when
+// rewrite is set, sending through it. The target's output is tapped after
+// it is passed on (tapAfter), so an echo reaches the operator without
+// waiting for recording and auditing, which see it a moment later; output
+// that could not be passed on was never shown and is not tapped. The
+// operator's input is tapped first, so a key is recorded, and seen by the
+// command audit, before the target can answer it.
+func copyStream(dst io.Writer, src io.Reader, tap func([]byte), rewrite func([]byte, func([]byte) error) error, tapAfter bool) {
 	small := make([]byte, smallBuf)
 	buf := small
 	var large *[]byte
@@ -437,11 +457,16 @@ func copyStream(dst io.Writer, src io.Reader, tap func([]byte), rewrite func([]b
 		}
 	}()
 	send := func(p []byte) error {
-		if tap != nil {
+		if tap != nil && !tapAfter {
 			tap(p)
 		}
-		_, err := dst.Write(p)
-		return err
+		if _, err := dst.Write(p); err != nil {
+			return err
+		}
+		if tap != nil && tapAfter {
+			tap(p)
+		}
+		return nil
 	}
 	for {
 		n, err := src.Read(buf)
