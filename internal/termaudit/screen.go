@@ -21,6 +21,10 @@ const (
 
 // row is one line of the screen.
 type row struct {
+	// cells holds a rune per column, or is nil while the row has never
+	// been written: blank (most rows of a shell's screen are, and a
+	// session holds a screen for as long as it lasts). Writers get the
+	// cells through cellsFor.
 	cells []rune
 	// wrapped says the text goes on in the next row: the cursor wrapped
 	// from this row's last column by itself (auto-wrap), rather than by a
@@ -31,7 +35,16 @@ type row struct {
 	extra map[int]string
 }
 
-func newRow(cols int) *row { return &row{cells: make([]rune, cols)} }
+func newRow() *row { return &row{} }
+
+// cellsFor returns the row's cells, allocating cols blank ones if it has
+// none yet.
+func (r *row) cellsFor(cols int) []rune {
+	if r.cells == nil {
+		r.cells = make([]rune, cols)
+	}
+	return r.cells
+}
 
 func (r *row) clear() {
 	clear(r.cells)
@@ -41,7 +54,9 @@ func (r *row) clear() {
 
 // erase blanks the columns [from, to).
 func (r *row) erase(from, to int) {
-	clear(r.cells[from:to])
+	if r.cells != nil {
+		clear(r.cells[from:to])
+	}
 	r.dropExtra(from, to)
 }
 
@@ -148,7 +163,7 @@ func newScreen(cols, rows int) *screen {
 func makeRows(cols, rows int) []*row {
 	rs := make([]*row, rows)
 	for i := range rs {
-		rs[i] = newRow(cols)
+		rs[i] = newRow()
 	}
 	return rs
 }
@@ -199,10 +214,10 @@ func (s *screen) resize(cols, rows int) {
 			b = append([]*row(nil), b[drop:drop+rows]...)
 		}
 		for len(b) < rows {
-			b = append(b, newRow(cols))
+			b = append(b, newRow())
 		}
 		for _, r := range b {
-			if len(r.cells) == cols {
+			if r.cells == nil || len(r.cells) == cols {
 				continue
 			}
 			cells := make([]rune, cols)
@@ -362,7 +377,7 @@ func (s *screen) printASCII(p []byte, i int) int {
 		}
 		r := s.buf[s.y]
 		x0, x, j := s.x, s.x, i
-		cells := r.cells
+		cells := r.cellsFor(s.cols)
 		for x < len(cells) && j < len(p) {
 			b := p[j]
 			if b < 0x20 || b >= 0x7f {
@@ -455,6 +470,9 @@ func (s *screen) skipScrolledOff(p []byte, i int) (next, again int) {
 // fixWideAt blanks the halves of wide characters that writing n columns
 // from x would split.
 func (s *screen) fixWideAt(r *row, x, n int) {
+	if r.cells == nil {
+		return
+	}
 	if x > 0 && x < s.cols && r.cells[x] == wideTail {
 		r.cells[x-1] = hole
 	}
@@ -493,7 +511,7 @@ func (s *screen) printRune(ch rune) {
 			s.x--
 		} else {
 			s.fixWideAt(r, s.x, 1)
-			r.cells[s.x] = wrapPad
+			r.cellsFor(s.cols)[s.x] = wrapPad
 			s.wrap()
 			r = s.buf[s.y]
 		}
@@ -502,9 +520,10 @@ func (s *screen) printRune(ch rune) {
 		s.insertCells(w)
 	}
 	s.fixWideAt(r, s.x, w)
-	r.cells[s.x] = ch
+	cells := r.cellsFor(s.cols)
+	cells[s.x] = ch
 	if w == 2 {
-		r.cells[s.x+1] = wideTail
+		cells[s.x+1] = wideTail
 	}
 	if r.extra != nil {
 		r.dropExtra(s.x, s.x+w)
@@ -529,6 +548,9 @@ func (s *screen) attachZeroWidth(ch rune) {
 			return
 		}
 		r, x = s.buf[y-1], s.cols-1
+	}
+	if r.cells == nil {
+		return // a blank column: nothing to attach to
 	}
 	if x > 0 && r.cells[x] == wideTail {
 		x--
@@ -694,8 +716,9 @@ func (s *screen) escByte(b byte) {
 func (s *screen) alignmentTest() {
 	for _, r := range s.buf {
 		r.clear()
-		for i := range r.cells {
-			r.cells[i] = 'E'
+		cells := r.cellsFor(s.cols)
+		for i := range cells {
+			cells[i] = 'E'
 		}
 	}
 	s.x, s.y, s.pendingWrap = 0, 0, false
@@ -1034,6 +1057,7 @@ func (s *screen) eraseDisplay(mode int) {
 func (s *screen) insertCells(n int) {
 	r := s.buf[s.y]
 	n = min(n, s.cols-s.x)
+	r.cellsFor(s.cols)
 	s.fixWideAt(r, s.x, 0)
 	copy(r.cells[s.x+n:], r.cells[s.x:s.cols-n])
 	clear(r.cells[s.x : s.x+n])
@@ -1060,6 +1084,7 @@ func (s *screen) deleteCells(n int) {
 	s.pendingWrap = false
 	r := s.buf[s.y]
 	n = min(n, s.cols-s.x)
+	r.cellsFor(s.cols)
 	s.fixWideAt(r, s.x, n)
 	copy(r.cells[s.x:], r.cells[s.x+n:])
 	clear(r.cells[s.cols-n:])
@@ -1103,9 +1128,18 @@ func (s *screen) text(from, to, endX int) string {
 	var b strings.Builder
 	for y := from; y <= to; y++ {
 		r := s.buf[y]
-		n := len(r.cells)
+		n := s.cols
+		if r.cells != nil {
+			n = len(r.cells)
+		}
 		if y == to && endX >= 0 {
 			n = min(endX, n)
+		}
+		if r.cells == nil {
+			for range n {
+				b.WriteByte(' ')
+			}
+			continue
 		}
 		for x, c := range r.cells[:n] {
 			switch c {
