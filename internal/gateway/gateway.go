@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -46,14 +48,16 @@ type Server struct {
 	cfg  Config
 	ssh  *ssh.ServerConfig
 
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[*ssh.ServerConn]struct{}
-	live   map[string]*liveSession
-	pool   *sshproxy.Pool
-	stop   context.CancelFunc
-	closed bool
-	wg     sync.WaitGroup
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[*ssh.ServerConn]struct{}
+	live  map[string]*liveSession
+	pool  *sshproxy.Pool
+	// poolSecret keys the credential part of pool keys.
+	poolSecret [32]byte
+	stop       context.CancelFunc
+	closed     bool
+	wg         sync.WaitGroup
 }
 
 // Extension keys carried from authentication to the connection. Values
@@ -87,6 +91,7 @@ func New(core Core, cfg Config) *Server {
 		cfg.OutputExcerpt = 1024
 	}
 	s := &Server{core: core, cfg: cfg, conns: map[*ssh.ServerConn]struct{}{}, live: map[string]*liveSession{}, pool: sshproxy.NewPool()}
+	rand.Read(s.poolSecret[:])
 	sc := &ssh.ServerConfig{
 		MaxAuthTries:  6,
 		ServerVersion: "SSH-2.0-Postern",
@@ -465,6 +470,10 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 		return fmt.Errorf("postern: %s: %s", asset.Name, err)
 	}
 	defer lease.Close()
+	// Closed by Bridge too; this covers the returns before it, which on a
+	// shared connection would leave a channel open whose requests no one
+	// reads.
+	defer up.Close()
 
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -541,8 +550,12 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 func (s *Server) openSession(ctx context.Context, user User, asset Asset, su SystemUser, c *Connection) (*sshproxy.Lease, ssh.Channel, <-chan *ssh.Request, error) {
 	key := c.SessionID
 	if !s.cfg.SeparateTargetConnections {
-		cred := sha256.Sum256([]byte(c.Credential.Username + "\x00" + c.Credential.Password + "\x00" + c.Credential.PrivateKey))
-		key = strings.Join([]string{user.ID, asset.ID, su.ID, c.Address, hex.EncodeToString(cred[:])}, "\x00")
+		// The credential is in the key keyed-hashed with a secret of this
+		// process, so the pool never holds anything a password could be
+		// guessed back from.
+		m := hmac.New(sha256.New, s.poolSecret[:])
+		m.Write([]byte(c.Credential.Username + "\x00" + c.Credential.Password + "\x00" + c.Credential.PrivateKey))
+		key = strings.Join([]string{user.ID, asset.ID, su.ID, c.Address, hex.EncodeToString(m.Sum(nil))}, "\x00")
 	}
 	lease, up, upReqs, err := s.pool.Session(key, func() (*sshproxy.Client, error) { return s.dial(ctx, user, asset, c) })
 	c.Credential = Credential{} // not needed once a connection is had

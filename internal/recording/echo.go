@@ -2,20 +2,25 @@ package recording
 
 import (
 	"bytes"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// This file keeps what a terminal did not echo out of the recorded input
-// (Options.HideUnechoed). A terminal echoes what is typed at a shell or
-// an editor line; it does not echo what is typed at a password prompt
-// (sudo, passwd, ssh, mysql -p, read -s). Keys are held back from the
-// recording until the terminal's next output shows whether they were
-// echoed: if it shows the first character typed before it starts a new
-// line, they are recorded as typed; otherwise their text is left out and
-// only the control keys (Enter, Ctrl-C, arrows) are recorded. A wrong
-// guess in the safe direction costs little, because whatever the terminal
-// did show is in the recorded output.
+// This file keeps passwords typed on the target out of the recorded input
+// (Options.HideUnechoed). A terminal echoes what is typed at a shell or an
+// editor; it does not echo what is typed at a password prompt (sudo,
+// passwd, ssh, mysql -p, read -s). Keys are held back from the recording
+// until the terminal's next output shows whether they were echoed: when
+// that output begins with the text typed, they are recorded as typed.
+// When it does not, and the line the keys were typed on looks like a
+// password prompt (it ends with a colon, or names a password, passphrase,
+// secret, token or PIN), their text is left out, the control keys (Enter,
+// Ctrl-C, arrows) are kept, and a marker event says how many characters
+// were left out. Unechoed typing anywhere else, such as at a shell prompt
+// after `stty -echo`, is recorded as typed: hiding it would let an operator
+// keep commands out of the audit trail.
 
 // maxHeld bounds the keys held back while no output comes; past it they
 // count as not echoed.
@@ -30,50 +35,128 @@ type heldKeys struct {
 // holdLocked holds input back when it carries text and the terminal has
 // yet to show whether it echoes it. It reports whether p was taken.
 func (r *Recorder) holdLocked(now time.Duration, p []byte) bool {
-	if !r.opt.HideUnechoed || r.fullScreen {
+	if !r.opt.HideUnechoed {
 		return false
 	}
 	if len(r.held) == 0 {
-		c, ok := firstText(p)
-		if !ok {
+		if _, ok := firstText(p); !ok {
 			return false // control keys only: nothing to hide
 		}
-		r.heldText = c
+		r.heldAtPrompt = secretPrompt(r.lastLine)
 	}
 	r.held = append(r.held, heldKeys{at: now, data: bytes.Clone(p)})
 	r.heldSize += len(p)
 	if r.heldSize > maxHeld {
-		r.releaseLocked(false)
+		r.releaseLocked(now, false)
 	}
 	return true
 }
 
-// releaseLocked records the held keys, with their text when the terminal
-// echoed it.
-func (r *Recorder) releaseLocked(echoed bool) {
+// releaseLocked records the held keys: as typed when the terminal echoed
+// them or they were not typed at a password prompt, else without their
+// text and with a marker saying so.
+func (r *Recorder) releaseLocked(now time.Duration, echoed bool) {
+	hide := !echoed && r.heldAtPrompt
+	left := 0
 	for _, h := range r.held {
 		data := h.data
-		if !echoed {
+		if hide {
 			data = controlKeys(data)
+			left += utf8.RuneCount(h.data) - utf8.RuneCount(data)
 		}
 		r.inputLocked(h.at, data)
+	}
+	if left > 0 {
+		r.buf = appendEventStart(r.buf, now, KindMarker)
+		r.buf = strconv.AppendInt(r.buf, int64(left), 10)
+		r.buf = append(r.buf, " characters typed without echo at a password prompt left out"...)
+		r.buf = append(r.buf, eventEnd...)
 	}
 	clear(r.held)
 	r.held, r.heldSize = r.held[:0], 0
 }
 
-// outputSeenLocked settles the held keys with the terminal's next output
-// and follows full-screen programs, whose keys (editor commands, pager
-// keys) are mostly not echoed and are never a password prompt's: they are
-// recorded as typed.
-func (r *Recorder) outputSeenLocked(p []byte) {
+// outputSeenLocked settles the held keys with the terminal's next output,
+// and keeps the line the cursor is on for the next keys.
+func (r *Recorder) outputSeenLocked(now time.Duration, p []byte) {
 	if !r.opt.HideUnechoed {
 		return
 	}
+	typedAhead := false
 	if len(r.held) > 0 {
-		r.releaseLocked(echoes(p, r.heldText))
+		var typed []byte
+		for _, h := range r.held {
+			typed = append(typed, h.data...)
+		}
+		switch {
+		case !echoes(p, typed):
+			r.releaseLocked(now, false)
+		default:
+			// Echoed: recorded as typed up to the first Enter. Keys
+			// after it were typed ahead of what this output leads to
+			// (sudo's prompt, say) and wait for the output after it.
+			k := bytes.IndexAny(typed, "\r\n")
+			if k < 0 || k == len(typed)-1 {
+				r.releaseLocked(now, true)
+			} else {
+				r.releasePrefixLocked(k + 1)
+				typedAhead = true
+				// Recorded after this output, so not at an earlier
+				// time: event times never decrease.
+				for i := range r.held {
+					r.held[i].at = now
+				}
+			}
+		}
 	}
-	r.fullScreen = altScreen(p, r.fullScreen)
+	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
+		r.lastLine = append(r.lastLine[:0], p[i+1:]...)
+	} else {
+		r.lastLine = append(r.lastLine, p...)
+	}
+	if n := len(r.lastLine); n > maxLine {
+		r.lastLine = append(r.lastLine[:0], r.lastLine[n-maxLine:]...)
+	}
+	if typedAhead {
+		r.heldAtPrompt = secretPrompt(r.lastLine)
+	}
+}
+
+// releasePrefixLocked records the first n bytes of the held keys as typed
+// and keeps the rest held.
+func (r *Recorder) releasePrefixLocked(n int) {
+	for n > 0 && len(r.held) > 0 {
+		h := &r.held[0]
+		if len(h.data) > n {
+			r.inputLocked(h.at, h.data[:n])
+			h.data = h.data[n:]
+			r.heldSize -= n
+			return
+		}
+		r.inputLocked(h.at, h.data)
+		n -= len(h.data)
+		r.heldSize -= len(h.data)
+		r.held = r.held[1:]
+	}
+}
+
+// maxLine bounds the end of the output kept to tell a password prompt.
+const maxLine = 256
+
+// secretPrompt reports whether line, the output since the last line feed,
+// ends in what looks like a password prompt.
+func secretPrompt(line []byte) bool {
+	text := strings.TrimRight(string(textOnly(line)), " ")
+	if strings.HasSuffix(text, ":") {
+		return true
+	}
+	lower := strings.ToLower(text)
+	for _, w := range []string{"pass", "secret", "token", "pin"} {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // skipEscape returns the index just past the escape sequence that starts
@@ -111,6 +194,18 @@ func skipEscape(p []byte, i int) int {
 // firstText returns the first printable character in p outside escape
 // sequences.
 func firstText(p []byte) (rune, bool) {
+	t := textOnly(p)
+	if len(t) == 0 {
+		return 0, false
+	}
+	c, _ := utf8.DecodeRune(t)
+	return c, true
+}
+
+// textOnly returns the printable characters of p, without control
+// characters and escape sequences.
+func textOnly(p []byte) []byte {
+	var t []byte
 	for i := 0; i < len(p); {
 		switch b := p[i]; {
 		case b == 0x1b:
@@ -118,40 +213,35 @@ func firstText(p []byte) (rune, bool) {
 		case b < 0x20 || b == 0x7f:
 			i++
 		default:
-			c, n := utf8.DecodeRune(p[i:])
-			if c != utf8.RuneError {
-				return c, true
-			}
-			i += n
+			t = append(t, b)
+			i++
 		}
 	}
-	return 0, false
+	return t
 }
 
-// echoes reports whether out shows c before its first line feed: the
-// terminal echoed a key typed as c. Escape sequences (colours, window
-// titles) are not looked into.
-func echoes(out []byte, c rune) bool {
-	for i := 0; i < len(out); {
+// echoes reports whether out, the terminal's output after keys were typed,
+// shows them: its text before any control character (escape sequences,
+// such as colours, aside) starts as the text typed does, over the length
+// of the shorter. A password prompt's answer (a line feed, a message) does
+// not, nor does a prompt drawn after keys typed ahead of it.
+func echoes(out, typed []byte) bool {
+	want := textOnly(typed)
+	var got []byte
+scan:
+	for i := 0; i < len(out) && len(got) < len(want); {
 		switch b := out[i]; {
-		case b == '\n':
-			return false
 		case b == 0x1b:
 			i = skipEscape(out, i)
-		case b < utf8.RuneSelf:
-			if rune(b) == c {
-				return true
-			}
-			i++
+		case b < 0x20 || b == 0x7f:
+			break scan
 		default:
-			d, n := utf8.DecodeRune(out[i:])
-			if d == c {
-				return true
-			}
-			i += n
+			got = append(got, b)
+			i++
 		}
 	}
-	return false
+	n := min(len(got), len(want))
+	return n > 0 && bytes.Equal(got[:n], want[:n])
 }
 
 // controlKeys returns p without its text: control characters and escape
@@ -173,34 +263,4 @@ func controlKeys(p []byte) []byte {
 		}
 	}
 	return keep
-}
-
-// Switches to and from the alternate screen, which full-screen programs
-// use.
-var (
-	altOn  = [][]byte{[]byte("\x1b[?1049h"), []byte("\x1b[?1047h"), []byte("\x1b[?47h")}
-	altOff = [][]byte{[]byte("\x1b[?1049l"), []byte("\x1b[?1047l"), []byte("\x1b[?47l")}
-)
-
-// altScreen returns whether the alternate screen is in use after out, given
-// whether it was before.
-func altScreen(out []byte, was bool) bool {
-	at := bytes.LastIndex(out, []byte("\x1b[?"))
-	if at < 0 {
-		return was
-	}
-	lastOn, lastOff := -1, -1
-	for _, s := range altOn {
-		lastOn = max(lastOn, bytes.LastIndex(out, s))
-	}
-	for _, s := range altOff {
-		lastOff = max(lastOff, bytes.LastIndex(out, s))
-	}
-	switch {
-	case lastOn > lastOff:
-		return true
-	case lastOff > lastOn:
-		return false
-	}
-	return was
 }

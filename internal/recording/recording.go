@@ -69,6 +69,7 @@ const (
 	KindOutput = "o" // bytes the host sent to the user's terminal
 	KindInput  = "i" // bytes the user typed
 	KindResize = "r" // the terminal's new size, data "COLSxROWS"
+	KindMarker = "m" // a marker: a note for whoever replays it
 )
 
 // Header describes a recording: the first line of the file.
@@ -119,11 +120,12 @@ type Options struct {
 	// crosses an input or resize event, so the order of what the user saw
 	// and typed is kept.
 	MergeWithin time.Duration
-	// HideUnechoed leaves out of the recorded input the text the terminal
-	// did not echo, such as a password typed at a prompt (see echo.go):
-	// control keys are still recorded, printable characters are not. For
-	// sessions with a terminal; without one nothing is echoed and input is
-	// data, recorded as it is.
+	// HideUnechoed leaves out of the recorded input the text typed at a
+	// password prompt, which the terminal did not echo (see echo.go):
+	// control keys are still recorded, printable characters are not, and
+	// a marker event says how many were left out. For sessions with a
+	// terminal; without one nothing is echoed and input is data, recorded
+	// as it is.
 	HideUnechoed bool
 	// OnError, if set, is called once, in a goroutine of its own, when
 	// writing the file fails. From then on events are dropped: the
@@ -185,12 +187,13 @@ type Recorder struct {
 	outputOff, inputOff bool
 	closed              bool
 	// Input held back until the terminal shows whether it echoed it
-	// (HideUnechoed): the keys, their size, the first character typed,
-	// and whether a full-screen program has the terminal.
-	held       []heldKeys
-	heldSize   int
-	heldText   rune
-	fullScreen bool
+	// (HideUnechoed): the keys, their size, whether they were typed at
+	// what looks like a password prompt, and the output since the last
+	// line feed (the line the cursor is on).
+	held         []heldKeys
+	heldSize     int
+	heldAtPrompt bool
+	lastLine     []byte
 
 	writing bool  // the writer runs (started by record, ends when idle)
 	err     error // first write error; events are dropped after it
@@ -306,7 +309,7 @@ func (r *Recorder) record(input bool, p []byte) {
 		case input:
 			r.inputLocked(now, chunk)
 		default:
-			r.outputSeenLocked(chunk)
+			r.outputSeenLocked(now, chunk)
 			r.outputLocked(now, chunk)
 		}
 	}
@@ -432,7 +435,7 @@ func (r *Recorder) Resize(cols, rows int) {
 	if !r.waitLocked() {
 		return
 	}
-	r.releaseLocked(false) // typed before the resize; no echo seen
+	r.releaseLocked(time.Since(r.start), false) // typed before the resize; no echo seen
 	r.open = false
 	if r.inputOff {
 		// Past the hard limit nothing more is written, or a client
@@ -593,7 +596,7 @@ func (r *Recorder) Close() error {
 
 func (r *Recorder) finish() error {
 	r.mu.Lock()
-	r.releaseLocked(false) // never echoed: the session ended first
+	r.releaseLocked(time.Since(r.start), false) // never echoed: the session ended first
 	now := time.Since(r.start)
 	if r.out.n > 0 {
 		r.buf = appendEventStart(r.buf, now, KindOutput)

@@ -285,7 +285,6 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 	res := Result{ExitStatus: -1}
 	defer up.Close()
 
-	tty := false // the target gave the session a terminal
 	for _, r := range early {
 		h.observe(r.Type, r.Payload)
 		start := r.Type == "shell" || r.Type == "exec" || r.Type == "subsystem"
@@ -293,7 +292,6 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 		if err != nil {
 			return res, fmt.Errorf("target closed during setup: %v", err)
 		}
-		tty = tty || (ok && r.Type == "pty-req")
 		if r.Reply != nil {
 			r.Reply(ok)
 		} else if !ok && r.Type == "pty-req" {
@@ -309,22 +307,14 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 	// Target → operator: stdout here, stderr alongside; EOF, which covers
 	// both streams, once both are done. The end of ctx closes the
 	// target's channel, which ends both.
-	// With a terminal the target's stderr is the terminal too and comes
-	// as output (OpenSSH sends no stderr stream then), so stderr is only
-	// copied once the output has ended, sparing an idle interactive
-	// session a goroutine. (A target that sent stderr anyway would have
-	// it shown at the end; past its window it would wait for that.)
 	errDone := make(chan struct{})
-	copyErr := func() {
+	go func() {
 		defer close(errDone)
-		copyStream(down.Stderr(), up.Stderr(), h.Output, nil, true)
-	}
-	if !tty {
-		go copyErr()
-	}
+		copyStream(down.Stderr(), up.Stderr(), h.Output, nil)
+	}()
 	// Operator → target.
 	go func() {
-		copyStream(up, down, h.Input, h.Rewrite, false)
+		copyStream(up, down, h.Input, h.Rewrite)
 		up.CloseWrite()
 	}()
 	// Requests both ways, in one goroutine: the operator's (window-change,
@@ -376,10 +366,7 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 	}()
 	stop := context.AfterFunc(ctx, func() { up.Close() })
 	defer stop()
-	copyStream(down, up, h.Output, nil, true)
-	if tty {
-		copyErr()
-	}
+	copyStream(down, up, h.Output, nil)
 	<-errDone
 	down.CloseWrite()
 	if ctx.Err() == nil {
@@ -440,14 +427,13 @@ const (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
 
-// copyStream copies src to dst, handing what passes to tap and, when
-// rewrite is set, sending through it. The target's output is tapped after
-// it is passed on (tapAfter), so an echo reaches the operator without
-// waiting for recording and auditing, which see it a moment later; output
-// that could not be passed on was never shown and is not tapped. The
-// operator's input is tapped first, so a key is recorded, and seen by the
-// command audit, before the target can answer it.
-func copyStream(dst io.Writer, src io.Reader, tap func([]byte), rewrite func([]byte, func([]byte) error) error, tapAfter bool) {
+// copyStream copies src to dst, handing what passes to tap first and, when
+// rewrite is set, sending through it. Tapping before passing on keeps the
+// order in which the operator saw output and typed keys for the recording
+// and the command audit: a key typed in answer to output can never be
+// tapped before that output (it would be if output were tapped after it
+// reached the operator).
+func copyStream(dst io.Writer, src io.Reader, tap func([]byte), rewrite func([]byte, func([]byte) error) error) {
 	small := make([]byte, smallBuf)
 	buf := small
 	var large *[]byte
@@ -457,16 +443,11 @@ func copyStream(dst io.Writer, src io.Reader, tap func([]byte), rewrite func([]b
 		}
 	}()
 	send := func(p []byte) error {
-		if tap != nil && !tapAfter {
+		if tap != nil {
 			tap(p)
 		}
-		if _, err := dst.Write(p); err != nil {
-			return err
-		}
-		if tap != nil && tapAfter {
-			tap(p)
-		}
-		return nil
+		_, err := dst.Write(p)
+		return err
 	}
 	for {
 		n, err := src.Read(buf)
