@@ -3,6 +3,7 @@ package sshproxy
 import (
 	"errors"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -22,6 +23,11 @@ import (
 // separately, except when the connection itself dies, which ends all of
 // them.
 type Pool struct {
+	// OpenTimeout bounds the wait for the target to confirm a session
+	// channel (default 10 s): a connection that does not answer in time
+	// takes no more sessions, and the session goes to a new one.
+	OpenTimeout time.Duration
+
 	mu    sync.Mutex
 	conns map[string][]*pooled
 }
@@ -73,7 +79,7 @@ func (p *Pool) Session(key string, dial func() (*Client, error)) (*Lease, ssh.Ch
 			p.mu.Unlock()
 		}
 		l := &Lease{p: p, key: key, pc: pc}
-		ch, reqs, err := pc.c.OpenChannel("session", nil)
+		ch, reqs, err := p.open(pc.c)
 		if err == nil {
 			return l, ch, reqs, nil
 		}
@@ -86,6 +92,39 @@ func (p *Pool) Session(key string, dial func() (*Client, error)) (*Lease, ssh.Ch
 		if fresh {
 			return nil, nil, nil, errRefused(err)
 		}
+	}
+}
+
+// open opens a session channel on c within OpenTimeout. A channel the
+// target confirms after the wait was given up is closed.
+func (p *Pool) open(c *Client) (ssh.Channel, <-chan *ssh.Request, error) {
+	type opened struct {
+		ch   ssh.Channel
+		reqs <-chan *ssh.Request
+		err  error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		ch, reqs, err := c.OpenChannel("session", nil)
+		done <- opened{ch, reqs, err}
+	}()
+	wait := p.OpenTimeout
+	if wait <= 0 {
+		wait = 10 * time.Second
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case o := <-done:
+		return o.ch, o.reqs, o.err
+	case <-t.C:
+		go func() {
+			if o := <-done; o.err == nil {
+				o.ch.Close()
+				go ssh.DiscardRequests(o.reqs)
+			}
+		}()
+		return nil, nil, errors.New("the target did not answer within " + wait.String())
 	}
 }
 
