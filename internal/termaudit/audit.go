@@ -72,6 +72,14 @@ type enter struct {
 	redraws    uint64 // screen.redraws then
 	at         time.Time
 	cols, rows int
+	// silent: no output came from the line's first key to this Enter, so
+	// the keys may not have been echoed at all (a password at a read -s
+	// prompt); typed is the start of their text. When the line the shell
+	// answers the Enter on does not begin with it, the Enter submitted no
+	// command line: what the screen shows after the prompt is output.
+	// (Keys that were echoed, late as with a paste, begin the line.)
+	silent bool
+	typed  []byte
 }
 
 // Auditor turns the two byte streams of an interactive terminal session
@@ -93,6 +101,8 @@ type Auditor struct {
 	unechoed      bool       // keys were typed after the last output
 	lastCR        bool       // the last input byte was a CR
 	inPaste       bool       // in a bracketed paste
+	lineText      []byte     // the start of the text typed on the current line
+	lineOutput    bool       // output came since the current line's first key
 
 	partial       []string // lines of a command the shell still reads
 	partialPrompt string   // the prompt its first line was typed at
@@ -287,6 +297,11 @@ func (a *Auditor) input(p []byte) {
 		if k != 0 {
 			a.keys()
 			a.lastCR = false
+			keys := p
+			if k > 0 {
+				keys = p[:k]
+			}
+			a.noteText(keys)
 		}
 		if k < 0 {
 			return
@@ -339,6 +354,7 @@ func (a *Auditor) keys() {
 // the cursor now is the prompt the shell is waiting at.
 func (a *Auditor) startLine(start int64, line, left string) {
 	a.inLine = true
+	a.lineText, a.lineOutput = a.lineText[:0], false
 	if len(a.pending) > 0 && a.outSinceEnter && strings.TrimSpace(a.primary) != "" &&
 		left == a.primary && line == strings.TrimRight(a.primary, " ") {
 		// The shell waits at a fresh prompt of its usual kind: it has
@@ -361,6 +377,43 @@ func (a *Auditor) startLine(start int64, line, left string) {
 	}
 	a.finishCollecting(left)
 	a.prompt = promptMark{start: start, text: left, right: a.rightPrompt(left)}
+}
+
+// maxLineText bounds the typed text kept to compare with an echo.
+const maxLineText = 64
+
+// noteText keeps the start of the printable text of keys typed on the
+// current line.
+func (a *Auditor) noteText(keys []byte) {
+	for i := 0; i < len(keys) && len(a.lineText) < maxLineText; {
+		switch b := keys[i]; {
+		case b == 0x1b:
+			i = skipKeySequence(keys, i)
+		case b < 0x20 || b == 0x7f:
+			i++
+		default:
+			a.lineText = append(a.lineText, b)
+			i++
+		}
+	}
+}
+
+// skipKeySequence returns the index past the escape sequence at keys[i]:
+// ESC [ ... final byte, ESC O and a byte, or ESC and a byte.
+func skipKeySequence(keys []byte, i int) int {
+	i++
+	if i < len(keys) && keys[i] == '[' {
+		for i++; i < len(keys); i++ {
+			if keys[i] >= 0x40 && keys[i] <= 0x7e {
+				return i + 1
+			}
+		}
+		return i
+	}
+	if i < len(keys) && keys[i] == 'O' {
+		i++
+	}
+	return min(i+1, len(keys))
 }
 
 // rightPrompt returns the text right of the cursor on the logical line at
@@ -445,8 +498,12 @@ func (a *Auditor) enter() {
 	if len(a.pending) >= maxPending {
 		a.pending = a.pending[1:] // never answered: no command line seen
 	}
-	a.setPending(append(a.pending, enter{prompt: a.prompt, left: left, line: start, redraws: a.scr.redraws,
-		at: a.now(), cols: a.scr.cols, rows: a.scr.rows}))
+	e := enter{prompt: a.prompt, left: left, line: start, redraws: a.scr.redraws,
+		at: a.now(), cols: a.scr.cols, rows: a.scr.rows}
+	if !a.lineOutput && len(a.lineText) > 0 {
+		e.silent, e.typed = true, append([]byte(nil), a.lineText...)
+	}
+	a.setPending(append(a.pending, e))
 	a.inLine = false
 	a.outSinceEnter = false
 }
@@ -468,6 +525,7 @@ func (a *Auditor) output(p []byte) {
 	}
 	a.unechoed = false
 	a.outSinceEnter = true
+	a.lineOutput = true
 	a.chunk, a.fed = p, 0
 	wasAlt := a.scr.altActive
 	a.scr.write(p)
@@ -513,6 +571,10 @@ func (a *Auditor) leave() {
 	}
 	a.excerptUpTo(a.scr.pos)
 	a.setPending(a.pending[1:])
+	if e.silent && !strings.HasPrefix(cmd, string(e.typed)) {
+		// Typed without echo (a password): the line holds output.
+		cmd = ""
+	}
 	a.submit(cmd, e)
 	a.fed = a.scr.pos + 1 // the line feed itself is no output
 }

@@ -1,7 +1,6 @@
 package termaudit
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -393,15 +392,15 @@ func TestConcurrent(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		for i := range 200 {
-			a.Input([]byte(fmt.Sprintf("echo %d\r", i)))
+		for range 200 {
+			a.Input([]byte("echo 1\r"))
 			a.Pending()
 		}
 	}()
 	go func() {
 		defer wg.Done()
 		for i := range 200 {
-			a.Output([]byte(fmt.Sprintf("echo %d\r\n%d\r\n$ ", i, i)))
+			a.Output([]byte("echo 1\r\n1\r\n$ "))
 			a.Resize(80+i%3, 24)
 		}
 	}()
@@ -560,4 +559,22 @@ func TestEnterInTop(t *testing.T) {
 	f.in("\r")
 	f.out("\r\n")
 	f.want("top", "ls")
+}
+
+// A password typed at read -s is not echoed, and bash prints no line feed
+// after it: the next output lands on the prompt's line, and is not a
+// command.
+func TestUnechoedAnswerOnThePromptLine(t *testing.T) {
+	f := newFake(t, 80, 24)
+	f.out("$ ")
+	f.typ("read -rsp 'Secret: ' s; echo got-${#s}")
+	f.in("\r")
+	f.out("\r\nSecret: ")
+	f.in("hunter2")
+	f.in("\r")
+	f.out("got-7\r\n$ ")
+	f.typ("echo after")
+	f.in("\r")
+	f.out("\r\nafter\r\n$ ")
+	f.want("read -rsp 'Secret: ' s; echo got-${#s}", "echo after")
 }
