@@ -138,6 +138,20 @@ func newEnvWith(t *testing.T, tune func(*gateway.Config), opts ...sshtest.Option
 	return e
 }
 
+// dialAlice logs alice in to web-01 as ops with x/crypto/ssh, for tests
+// that need a client the ssh command line cannot be.
+func (e *env) dialAlice(t *testing.T) *ssh.Client {
+	t.Helper()
+	c, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "alice@ops@web-01",
+		Auth:            []ssh.AuthMethod{ssh.Password(alicePassword)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // ssh runs the real ssh client against the gateway with a login name.
 func (e *env) exec(t *testing.T, password, login string, args ...string) sshtest.Result {
 	t.Helper()
@@ -210,34 +224,17 @@ func TestPublicKeyLoginAndPTY(t *testing.T) {
 	if !ss[0].HasReplay || ss[0].Reason != "exit status 5" {
 		t.Fatalf("interactive session record: %+v", ss[0])
 	}
-	rc, err := recording.Open(e.recDir, ss[0].ID)
-	if err != nil {
-		t.Fatal(err)
+	h, rec := recorded(t, e, ss[0].ID)
+	if h.Width != 100 || h.Height != 30 {
+		t.Fatalf("recording header %+v", h)
 	}
-	h, events, err := recording.Parse(rc)
-	rc.Close()
-	if err != nil || h.Width != 100 || h.Height != 30 {
-		t.Fatalf("recording header %+v: %v", h, err)
+	if out := rec[recording.KindOutput]; !strings.Contains(out, "calc-42") || !strings.Contains(out, "43 132") {
+		t.Errorf("recorded output lacks what the operator saw: %q", out)
 	}
-	var out, in strings.Builder
-	resized := false
-	for _, ev := range events {
-		switch ev.Kind {
-		case "o":
-			out.WriteString(ev.Data)
-		case "i":
-			in.WriteString(ev.Data)
-		case "r":
-			resized = resized || ev.Data == "132x43"
-		}
+	if in := rec[recording.KindInput]; !strings.Contains(in, "echo calc-$((6*7))") || !strings.Contains(in, "exit 5") {
+		t.Errorf("recorded input lacks what the operator typed: %q", in)
 	}
-	if !strings.Contains(out.String(), "calc-42") || !strings.Contains(out.String(), "43 132") {
-		t.Errorf("recorded output lacks what the operator saw: %q", out.String())
-	}
-	if !strings.Contains(in.String(), "echo calc-$((6*7))") || !strings.Contains(in.String(), "exit 5") {
-		t.Errorf("recorded input lacks what the operator typed: %q", in.String())
-	}
-	if !resized {
+	if !strings.Contains(rec[recording.KindResize], "132x43") {
 		t.Errorf("the resize to 132x43 was not recorded")
 	}
 	logs, _, err := e.db.LoginLogs(context.Background(), mustQuery(t, store.LoginLogSchema, "username=alice&method=publickey&status=true"), "")
@@ -246,25 +243,24 @@ func TestPublicKeyLoginAndPTY(t *testing.T) {
 	}
 }
 
-// recordedInput returns what a session's recording has as typed input.
-func recordedInput(t *testing.T, e *env, sessionID string) string {
+// recorded reads a session's recording: its header and, by event kind,
+// the data of its events joined.
+func recorded(t *testing.T, e *env, sessionID string) (recording.Header, map[string]string) {
 	t.Helper()
 	rc, err := recording.Open(e.recDir, sessionID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	_, events, err := recording.Parse(rc)
+	h, events, err := recording.Parse(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var in strings.Builder
+	by := map[string]string{}
 	for _, ev := range events {
-		if ev.Kind == recording.KindInput {
-			in.WriteString(ev.Data)
-		}
+		by[ev.Kind] += ev.Data
 	}
-	return in.String()
+	return h, by
 }
 
 func mustQuery(t *testing.T, s *query.Schema, raw string) query.Query {
@@ -765,12 +761,24 @@ func TestInteractiveCommandsAuditedAndFiltered(t *testing.T) {
 	if !strings.Contains(cmds[0].Output, "hello-7") {
 		t.Fatalf("output excerpt %q", cmds[0].Output)
 	}
-	in := recordedInput(t, e, cmds[0].SessionID)
+	_, rec := recorded(t, e, cmds[0].SessionID)
+	in := rec[recording.KindInput]
 	if strings.Contains(in, "hunt") || strings.Contains(in, "er2") {
 		t.Fatalf("the recording holds what was typed at a no-echo prompt: %q", in)
 	}
 	if !strings.Contains(in, "echo still-here\r") || !strings.Contains(in, "got-${#s}\r\r") {
 		t.Fatalf("recorded input lacks the echoed keys or the Enter: %q", in)
+	}
+	// Markers say how many characters were left out, in one or more
+	// pieces (output that comes while the password is typed settles the
+	// keys before it).
+	left := 0
+	for _, m := range regexp.MustCompile(`(\d+) characters typed without echo`).FindAllStringSubmatch(rec[recording.KindMarker], -1) {
+		n, _ := strconv.Atoi(m[1])
+		left += n
+	}
+	if left != len("hunter2") {
+		t.Fatalf("markers account for %d characters left out, want %d: %q", left, len("hunter2"), rec[recording.KindMarker])
 	}
 }
 
@@ -779,13 +787,7 @@ func TestInteractiveCommandsAuditedAndFiltered(t *testing.T) {
 // pty-req before it sends exec: the session must start, with a terminal.
 func TestClientWaitingForPtyReply(t *testing.T) {
 	e := newEnv(t)
-	c, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "alice@ops@web-01",
-		Auth:            []ssh.AuthMethod{ssh.Password(alicePassword)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := e.dialAlice(t)
 	stuck := time.AfterFunc(20*time.Second, func() { c.Close() })
 	defer stuck.Stop()
 	s, err := c.NewSession()
@@ -811,14 +813,7 @@ func TestClientWaitingForPtyReply(t *testing.T) {
 // terminate it, and the ending is recorded with who did it.
 func TestSFTPSessionCanBeTerminated(t *testing.T) {
 	e := newEnv(t)
-	conn, err := ssh.Dial("tcp", e.addr, &ssh.ClientConfig{User: "alice@ops@web-01",
-		Auth:            []ssh.AuthMethod{ssh.Password(alicePassword)},
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	c, err := sftp.NewClient(conn)
+	c, err := sftp.NewClient(e.dialAlice(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -857,14 +852,14 @@ func TestSFTPSessionCanBeTerminated(t *testing.T) {
 	}
 }
 
-// shellOn logs alice in to web-01 with a terminal and returns the session
-// with the client port of the target connection it runs on, as the
-// target's shell sees it ($SSH_CONNECTION).
-func shellOn(t *testing.T, e *env) (*sshtest.Client, string) {
+// shellOn logs user in to web-01 as ops with a terminal and returns the
+// session with the client port of the target connection it runs on, as
+// the target's shell sees it ($SSH_CONNECTION).
+func shellOn(t *testing.T, e *env, user, password string) (*sshtest.Client, string) {
 	t.Helper()
-	c := sshtest.SSH(t, "-tt", "-p", e.port, "alice@ops@web-01@127.0.0.1")
+	c := sshtest.SSH(t, "-tt", "-p", e.port, user+"@ops@web-01@127.0.0.1")
 	c.Expect(`(?i)password:`, 15*time.Second)
-	c.SendLine(alicePassword)
+	c.SendLine(password)
 	c.Expect(`\$ `, 15*time.Second)
 	return c, connPort(t, c)
 }
@@ -880,9 +875,9 @@ func connPort(t *testing.T, c *sshtest.Client) string {
 // target refuses more on it; each ends on its own.
 func TestSessionsShareTargetConnection(t *testing.T) {
 	e := newEnv(t, sshtest.WithConfig("MaxSessions 2"))
-	s1, p1 := shellOn(t, e)
-	s2, p2 := shellOn(t, e)
-	s3, p3 := shellOn(t, e)
+	s1, p1 := shellOn(t, e, "alice", alicePassword)
+	s2, p2 := shellOn(t, e, "alice", alicePassword)
+	s3, p3 := shellOn(t, e, "alice", alicePassword)
 	if p1 != p2 || p3 == p1 {
 		t.Fatalf("target connections by client port: %s %s %s; want the first two shared and the third (over MaxSessions 2) new", p1, p2, p3)
 	}
@@ -911,13 +906,38 @@ func TestSessionsShareTargetConnection(t *testing.T) {
 	}
 }
 
-func TestSeparateTargetConnections(t *testing.T) {
-	e := newEnvWith(t, func(c *gateway.Config) { c.SeparateTargetConnections = true })
-	s1, p1 := shellOn(t, e)
-	s2, p2 := shellOn(t, e)
+// Two operators allowed the same target as the same system user never
+// share a connection to it.
+func TestOperatorsDoNotShareTargetConnections(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	name, pw, role := "bob", "bob-password-1", identity.RoleUser
+	bob, err := e.id.CreateUser(ctx, admin, identity.UserFields{Username: &name, Password: &pw, Role: &role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []string{e.alice.ID, bob.ID}
+	if _, err := e.acc.UpdatePermission(ctx, admin, e.perm.ID, access.PermissionFields{Users: &users}); err != nil {
+		t.Fatal(err)
+	}
+	apart(t, e, [2]string{"alice", alicePassword}, [2]string{"bob", pw})
+}
+
+// apart opens a shell for each of two logins (user, password) and fails
+// the test if they share a target connection.
+func apart(t *testing.T, e *env, a, b [2]string) {
+	t.Helper()
+	s1, p1 := shellOn(t, e, a[0], a[1])
+	s2, p2 := shellOn(t, e, b[0], b[1])
 	if p1 == p2 {
-		t.Fatalf("two sessions on one target connection (client port %s) with SeparateTargetConnections", p1)
+		t.Fatalf("sessions of %s and %s on one target connection (client port %s)", a[0], b[0], p1)
 	}
 	s1.Close()
 	s2.Close()
+}
+
+func TestSeparateTargetConnections(t *testing.T) {
+	e := newEnvWith(t, func(c *gateway.Config) { c.SeparateTargetConnections = true })
+	alice := [2]string{"alice", alicePassword}
+	apart(t, e, alice, alice)
 }

@@ -128,9 +128,11 @@ func (f *fanout) send(p []byte) {
 func (f *fanout) subscribe() ([]byte, chan []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	first := f.backlog()
+	var first []byte
 	if f.snap != nil {
 		first = f.snap()
+	} else {
+		first = f.backlog()
 	}
 	c := make(chan []byte, 256)
 	if f.closed {

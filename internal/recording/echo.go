@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/postern/postern/internal/ansi"
 )
 
 // This file keeps passwords typed on the target out of the recorded input
@@ -39,7 +41,7 @@ func (r *Recorder) holdLocked(now time.Duration, p []byte) bool {
 		return false
 	}
 	if len(r.held) == 0 {
-		if _, ok := firstText(p); !ok {
+		if !hasText(p) {
 			return false // control keys only: nothing to hide
 		}
 		r.heldAtPrompt = secretPrompt(r.lastLine)
@@ -109,13 +111,19 @@ func (r *Recorder) outputSeenLocked(now time.Duration, p []byte) {
 			}
 		}
 	}
+	// Only the end of the line is kept, and only the end of p copied:
+	// bulk output must not be copied here.
 	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
-		r.lastLine = append(r.lastLine[:0], p[i+1:]...)
-	} else {
-		r.lastLine = append(r.lastLine, p...)
+		r.lastLine = r.lastLine[:0]
+		p = p[i+1:]
 	}
-	if n := len(r.lastLine); n > maxLine {
-		r.lastLine = append(r.lastLine[:0], r.lastLine[n-maxLine:]...)
+	if len(p) >= maxLine {
+		r.lastLine = append(r.lastLine[:0], p[len(p)-maxLine:]...)
+	} else {
+		if drop := len(r.lastLine) + len(p) - maxLine; drop > 0 {
+			r.lastLine = append(r.lastLine[:0], r.lastLine[drop:]...)
+		}
+		r.lastLine = append(r.lastLine, p...)
 	}
 	if typedAhead {
 		r.heldAtPrompt = secretPrompt(r.lastLine)
@@ -159,66 +167,16 @@ func secretPrompt(line []byte) bool {
 	return false
 }
 
-// skipEscape returns the index just past the escape sequence that starts
-// at p[i] (an ESC): CSI (ESC [ ... final), SS3 (ESC O x), OSC and other
-// strings (ESC ] ... BEL or ESC \), or ESC and one byte (Alt and a key).
-func skipEscape(p []byte, i int) int {
-	i++
-	if i >= len(p) {
-		return i
-	}
-	switch p[i] {
-	case '[':
-		for i++; i < len(p); i++ {
-			if p[i] >= 0x40 && p[i] <= 0x7e {
-				return i + 1
-			}
-		}
-		return i
-	case 'O':
-		return min(i+2, len(p))
-	case ']', 'P', '_', '^', 'X':
-		for i++; i < len(p); i++ {
-			if p[i] == 0x07 {
-				return i + 1
-			}
-			if p[i] == 0x1b && i+1 < len(p) && p[i+1] == '\\' {
-				return i + 2
-			}
-		}
-		return i
-	}
-	return i + 1
-}
-
-// firstText returns the first printable character in p outside escape
+// hasText reports whether p holds a printable character outside escape
 // sequences.
-func firstText(p []byte) (rune, bool) {
-	t := textOnly(p)
-	if len(t) == 0 {
-		return 0, false
-	}
-	c, _ := utf8.DecodeRune(t)
-	return c, true
+func hasText(p []byte) bool {
+	var b [1]byte
+	return len(ansi.AppendText(b[:0], p, 1)) > 0
 }
 
 // textOnly returns the printable characters of p, without control
 // characters and escape sequences.
-func textOnly(p []byte) []byte {
-	var t []byte
-	for i := 0; i < len(p); {
-		switch b := p[i]; {
-		case b == 0x1b:
-			i = skipEscape(p, i)
-		case b < 0x20 || b == 0x7f:
-			i++
-		default:
-			t = append(t, b)
-			i++
-		}
-	}
-	return t
-}
+func textOnly(p []byte) []byte { return ansi.AppendText(nil, p, len(p)) }
 
 // echoes reports whether out, the terminal's output after keys were typed,
 // shows them: its text before any control character (escape sequences,
@@ -232,8 +190,8 @@ scan:
 	for i := 0; i < len(out) && len(got) < len(want); {
 		switch b := out[i]; {
 		case b == 0x1b:
-			i = skipEscape(out, i)
-		case b < 0x20 || b == 0x7f:
+			i = ansi.SkipEscape(out, i)
+		case ansi.IsControl(b):
 			break scan
 		default:
 			got = append(got, b)
@@ -252,10 +210,10 @@ func controlKeys(p []byte) []byte {
 	for i := 0; i < len(p); {
 		switch b := p[i]; {
 		case b == 0x1b:
-			j := skipEscape(p, i)
+			j := ansi.SkipEscape(p, i)
 			keep = append(keep, p[i:j]...)
 			i = j
-		case b < 0x20 || b == 0x7f:
+		case ansi.IsControl(b):
 			keep = append(keep, b)
 			i++
 		default:

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/postern/postern/internal/ansi"
 )
 
 // DefaultOutputLimit is the size of Command.Output when Options.OutputLimit
@@ -385,35 +387,7 @@ const maxLineText = 64
 // noteText keeps the start of the printable text of keys typed on the
 // current line.
 func (a *Auditor) noteText(keys []byte) {
-	for i := 0; i < len(keys) && len(a.lineText) < maxLineText; {
-		switch b := keys[i]; {
-		case b == 0x1b:
-			i = skipKeySequence(keys, i)
-		case b < 0x20 || b == 0x7f:
-			i++
-		default:
-			a.lineText = append(a.lineText, b)
-			i++
-		}
-	}
-}
-
-// skipKeySequence returns the index past the escape sequence at keys[i]:
-// ESC [ ... final byte, ESC O and a byte, or ESC and a byte.
-func skipKeySequence(keys []byte, i int) int {
-	i++
-	if i < len(keys) && keys[i] == '[' {
-		for i++; i < len(keys); i++ {
-			if keys[i] >= 0x40 && keys[i] <= 0x7e {
-				return i + 1
-			}
-		}
-		return i
-	}
-	if i < len(keys) && keys[i] == 'O' {
-		i++
-	}
-	return min(i+1, len(keys))
+	a.lineText = ansi.AppendText(a.lineText, keys, maxLineText)
 }
 
 // rightPrompt returns the text right of the cursor on the logical line at

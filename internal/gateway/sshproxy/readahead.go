@@ -1,9 +1,6 @@
 package sshproxy
 
-import (
-	"net"
-	"sync"
-)
+import "net"
 
 // The SSH library reads a connection through a 4 KiB buffer: a 32 KiB
 // data packet costs it two or three read(2) calls, and each of those that
@@ -14,9 +11,8 @@ import (
 // read fills what was asked for (more is waiting), and given back once
 // the reads drain it and come up short.
 
-const bulkSize = 256 << 10
-
-var bulkPool = sync.Pool{New: func() any { b := make([]byte, bulkSize); return &b }}
+// The read-ahead buffers are the copy buffers of proxy.go (largeBuf,
+// bufPool): one pool of large buffers serves both.
 
 // BulkReads returns c with its reads buffered as described above, for an
 // SSH connection's transport (one reader at a time).
@@ -40,7 +36,7 @@ func (c *bulkConn) Read(p []byte) (int, error) {
 	}
 	if !c.streaming {
 		if c.buf != nil {
-			bulkPool.Put(c.buf)
+			bufPool.Put(c.buf)
 			c.buf = nil
 		}
 		n, err := c.Conn.Read(p)
@@ -48,7 +44,7 @@ func (c *bulkConn) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if c.buf == nil {
-		c.buf = bulkPool.Get().(*[]byte)
+		c.buf = bufPool.Get().(*[]byte)
 	}
 	n, err := c.Conn.Read(*c.buf)
 	// A short read means the socket is drained: the next read after this

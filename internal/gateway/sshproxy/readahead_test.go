@@ -75,7 +75,7 @@ func TestBulkReadsBatchOnlyWhileStreaming(t *testing.T) {
 		}
 		n += k
 	}
-	if max := len(big)/bulkSize + 4; src.reads > max {
+	if max := len(big)/largeBuf + 4; src.reads > max {
 		t.Fatalf("8 MiB read in %d reads of the socket, want at most %d", src.reads, max)
 	}
 	keys := &chunkConn{chunks: [][]byte{[]byte("a"), []byte("b"), []byte("c")}}

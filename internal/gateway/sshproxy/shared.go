@@ -165,8 +165,8 @@ func (l *Lease) Close() {
 	})
 }
 
-// Connections returns how many target connections the pool holds.
-func (p *Pool) Connections() int {
+// connections returns how many target connections the pool holds.
+func (p *Pool) connections() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n := 0

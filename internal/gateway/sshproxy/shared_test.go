@@ -78,7 +78,7 @@ func TestPoolGivesUpOnASilentTarget(t *testing.T) {
 	if *dials != 2 {
 		t.Fatalf("%d dials for two sessions; the silent connection must not be reused", *dials)
 	}
-	if n := p.Connections(); n != 0 {
+	if n := p.connections(); n != 0 {
 		t.Fatalf("%d connections kept after the sessions failed", n)
 	}
 }
