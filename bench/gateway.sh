@@ -278,6 +278,20 @@ DIRECT=(ssh "${SSH_OPTS[@]}" -p "$TPORT" "$TUSER@127.0.0.1")
 out=$(timeout 30 "${DIRECT[@]}" echo direct-ok </dev/null 2>&1) || true
 [[ $out == direct-ok ]] || die "direct ssh to the target failed: $out"
 
+# The third path of A and F: a hop made of OpenSSH itself. The operator's
+# ssh logs in to the target's sshd, which runs a second ssh back to the same
+# target: the shape of any gateway that ends the operator's SSH connection
+# and opens its own (decrypt, encrypt again), built from OpenSSH's C code.
+cp "$TMP/operator_key" "$THOME/.hop_key"
+chown "$TUSER:" "$THOME/.hop_key" && chmod 600 "$THOME/.hop_key"
+HOP_INNER=(ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+	-o Ciphers="$CIPHER" -o BatchMode=yes -i .hop_key -p "$TPORT" "$TUSER@127.0.0.1")
+# hop_cmd CMD: the ssh command line that runs CMD on the target through the hop
+hop_cmd() { HOP=("${DIRECT[@]}" "$(printf '%q ' "${HOP_INNER[@]}")$(printf '%q' "$1")"); }
+hop_cmd "echo hop-ok"
+out=$(timeout 30 "${HOP[@]}" </dev/null 2>&1) || true
+[[ $out == hop-ok ]] || die "ssh through the OpenSSH hop failed: $out"
+
 # ----------------------------------------------------------------- postern --
 HTTP_PORT=$(free_port)
 SSH_PORT=$(free_port)
@@ -337,6 +351,7 @@ say "target: $TUSER@127.0.0.1:$TPORT; postern: API 127.0.0.1:$HTTP_PORT, SSH 127
 # Shell-quoted command lines, for the report.
 q() { printf '%q ' "$@" | sed 's/ $//'; }
 DIRECT_CMD=$(q "${DIRECT[@]}")
+SFTP_HOP_SHOWN="$DIRECT_CMD $(q "${HOP_INNER[@]:0:${#HOP_INNER[@]}-1}") -s ${HOP_INNER[-1]} sftp"
 POSTERN_CMD=$(q "${POSTERN[@]}")
 
 if [[ -n ${SETUP_ONLY:-} ]]; then
@@ -408,21 +423,29 @@ else
 fi
 # Once each way, counting the bytes, so that the timed runs are known to
 # carry the whole stream.
-for leg in direct postern; do
-	if [[ $leg == direct ]]; then cmd=("${DIRECT[@]}"); else cmd=("${POSTERN[@]}"); fi
-	got=$(timeout 600 "${cmd[@]}" "$REMOTE_BULK" </dev/null | wc -c) || die "bulk check ($leg) failed"
+hop_cmd "$REMOTE_BULK"
+bulk_cmd() { # leg: the command of that leg into cmd
+	case $1 in
+	direct) cmd=("${DIRECT[@]}" "$REMOTE_BULK") ;;
+	postern) cmd=("${POSTERN[@]}" "$REMOTE_BULK") ;;
+	hop) cmd=("${HOP[@]}") ;;
+	esac
+}
+for leg in direct postern hop; do
+	bulk_cmd "$leg"
+	got=$(timeout 600 "${cmd[@]}" </dev/null | wc -c) || die "bulk check ($leg) failed"
 	((got == BYTES_N)) || die "bulk check ($leg): received $got bytes, expected $BYTES_N"
 done
 wait_target_idle 60 || true
 wait_recordings_closed 600 >/dev/null
-: >"$TMP/bulk.direct" && : >"$TMP/bulk.postern"
+: >"$TMP/bulk.direct" && : >"$TMP/bulk.postern" && : >"$TMP/bulk.hop"
 A_START=$(date +%s)
 shopt -s nullglob
 for ((r = 1; r <= RUNS; r++)); do
-	for leg in direct postern; do
-		if [[ $leg == direct ]]; then cmd=("${DIRECT[@]}"); else cmd=("${POSTERN[@]}"); fi
+	for leg in direct postern hop; do
+		bulk_cmd "$leg"
 		p0=$(cpu_self "$POSTERN_PID") s0=$(cpu_children "$SSHD_PID")
-		/usr/bin/time -f '%e %U %S' -o "$TMP/client.time" timeout 600 "${cmd[@]}" "$REMOTE_BULK" </dev/null >/dev/null &
+		/usr/bin/time -f '%e %U %S' -o "$TMP/client.time" timeout 600 "${cmd[@]}" </dev/null >/dev/null &
 		bulk_pid=$!
 		# Meanwhile, the size of the open recording (it is compressed and
 		# removed once the session ends), and when it last grew.
@@ -464,9 +487,9 @@ shopt -u nullglob
 GIB=$(calc "%.6f" "$BYTES_N / 1073741824")
 MIB=$(calc "%.6f" "$BYTES_N / 1048576")
 col() { awk -v c="$2" '{print $c}' "$TMP/bulk.$1" | median; }
-W_D=$(col direct 1) W_P=$(col postern 1)
-TP_D=$(calc "%.1f" "$MIB / $W_D") TP_P=$(calc "%.1f" "$MIB / $W_P")
-TP_RATIO=$(calc "%.3f" "$W_D / $W_P")
+W_D=$(col direct 1) W_P=$(col postern 1) W_H=$(col hop 1)
+TP_D=$(calc "%.1f" "$MIB / $W_D") TP_P=$(calc "%.1f" "$MIB / $W_P") TP_H=$(calc "%.1f" "$MIB / $W_H")
+TP_RATIO=$(calc "%.3f" "$W_D / $W_P") TP_RATIO_H=$(calc "%.3f" "$W_D / $W_H")
 PCPU=$(col postern 2)
 PCPU_GIB=$(calc "%.2f" "$PCPU / $GIB")
 PCPU_GB=$(calc "%.2f" "$PCPU / ($BYTES_N / 1e9)")
@@ -590,14 +613,18 @@ head -c "$SFTP_BYTES_N" /dev/urandom >"$TMP/sftp.src"
 SFTP_SUM=$(sha256sum "$TMP/sftp.src" | cut -d' ' -f1)
 SFTP_OPTS=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
 	-o Ciphers="$CIPHER" -o BatchMode=yes -i "$TMP/operator_key")
-: >"$TMP/sftp.direct" && : >"$TMP/sftp.postern"
+: >"$TMP/sftp.direct" && : >"$TMP/sftp.postern" && : >"$TMP/sftp.hop"
+# Through the hop, sftp talks to the command's stdio (-D) rather than
+# running ssh itself: the outer ssh, the target's sshd running the inner
+# ssh, which asks the target for its sftp subsystem.
+SFTP_HOP="$(printf '%q ' "${DIRECT[@]}" "${HOP_INNER[@]:0:${#HOP_INNER[@]}-1}")-s ${HOP_INNER[-1]} sftp"
 for ((r = 1; r <= SFTP_RUNS; r++)); do
-	for leg in direct postern; do
-		if [[ $leg == direct ]]; then
-			dest=(-P "$TPORT" "$TUSER@127.0.0.1")
-		else
-			dest=(-P "$SSH_PORT" "bench@ops@target@127.0.0.1")
-		fi
+	for leg in direct postern hop; do
+		case $leg in
+		direct) dest=(-P "$TPORT" "$TUSER@127.0.0.1") ;;
+		postern) dest=(-P "$SSH_PORT" "bench@ops@target@127.0.0.1") ;;
+		hop) dest=(-D "$SFTP_HOP") ;;
+		esac
 		rm -f "$THOME/sftp.bin" "$TMP/sftp.back"
 		p0=$(cpu_self "$POSTERN_PID")
 		/usr/bin/time -f '%e' -o "$TMP/put.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
@@ -620,9 +647,12 @@ SFTP_AUDIT_OK=$([[ $SFTP_AUDIT == "$SFTP_SUM" ]] && echo "matches sha256sum" || 
 scol() { awk -v c="$2" '{print $c}' "$TMP/sftp.$1" | median; }
 SFTP_MIB=$(calc "%.6f" "$SFTP_BYTES_N / 1048576")
 PUT_D=$(scol direct 1) PUT_P=$(scol postern 1) GET_D=$(scol direct 2) GET_P=$(scol postern 2)
+PUT_H=$(scol hop 1) GET_H=$(scol hop 2)
 PUT_RATIO=$(calc "%.3f" "$PUT_D / $PUT_P") GET_RATIO=$(calc "%.3f" "$GET_D / $GET_P")
+PUT_RATIO_H=$(calc "%.3f" "$PUT_D / $PUT_H") GET_RATIO_H=$(calc "%.3f" "$GET_D / $GET_H")
 PUT_TP_D=$(calc "%.1f" "$SFTP_MIB / $PUT_D") PUT_TP_P=$(calc "%.1f" "$SFTP_MIB / $PUT_P")
 GET_TP_D=$(calc "%.1f" "$SFTP_MIB / $GET_D") GET_TP_P=$(calc "%.1f" "$SFTP_MIB / $GET_P")
+PUT_TP_H=$(calc "%.1f" "$SFTP_MIB / $PUT_H") GET_TP_H=$(calc "%.1f" "$SFTP_MIB / $GET_H")
 PUT_CPU_GB=$(calc "%.2f" "$(scol postern 3) / ($SFTP_BYTES_N / 1e9)") GET_CPU_GB=$(calc "%.2f" "$(scol postern 4) / ($SFTP_BYTES_N / 1e9)")
 fi
 
@@ -677,6 +707,7 @@ A. bulk output, $REMOTE_BULK, $A_RUNS runs each way (of RUNS=$RUNS), medians
                                    direct      postern     ratio / goal
    wall time (s)                   $(printf '%-11s %-11s' "$W_D" "$W_P")
    throughput (MiB/s)              $(printf '%-11s %-11s' "$TP_D" "$TP_P") $TP_RATIO  (goal >= 0.65: $(verdict "$TP_RATIO" ">=" 0.65))
+   OpenSSH hop (MiB/s, ratio)      $(printf '%-11s %-11s' "" "$TP_H") $TP_RATIO_H  (the same output through ssh run by the target's sshd)
    postern CPU (s per GB)          $(printf '%-11s %-11s' "-" "$PCPU_GB") goal <= 3.0: $(verdict "$PCPU_GB" "<=" 3.0)  ($PCPU_GIB s per GiB)
    target sshd+head CPU (s/GiB)    $(printf '%-11s %-11s' "$TCPU_D_GIB" "$TCPU_P_GIB")
    ssh client CPU (s/GiB)          $(printf '%-11s %-11s' "$CCPU_D_GIB" "$CCPU_P_GIB")
@@ -728,6 +759,7 @@ F. SFTP put and get of a $SFTP_BYTES_N-byte file (random), sftp -b, $SFTP_RUNS r
                                    direct      postern     ratio / goal
    put (MiB/s)                     $(printf '%-11s %-11s' "$PUT_TP_D" "$PUT_TP_P") $PUT_RATIO  (goal >= 0.8: $(verdict "$PUT_RATIO" ">=" 0.8))
    get (MiB/s)                     $(printf '%-11s %-11s' "$GET_TP_D" "$GET_TP_P") $GET_RATIO  (goal >= 0.8: $(verdict "$GET_RATIO" ">=" 0.8))
+   OpenSSH hop put, get (MiB/s)    $(printf '%-11s %-11s' "" "$PUT_TP_H, $GET_TP_H") $PUT_RATIO_H, $GET_RATIO_H  (ratios; sftp -D through ssh run by the target's sshd)
    postern CPU (s per GB)          put $PUT_CPU_GB, get $GET_CPU_GB
    audit digest of the last upload $SFTP_AUDIT_OK
 EOF
@@ -748,6 +780,7 @@ Command lines
    direct:   $DIRECT_CMD CMD
    postern:  $POSTERN_CMD CMD
    A: CMD = '${REMOTE_BULK:-}', stdout to /dev/null, timed with /usr/bin/time -f '%e %U %S'
+   hop:      $DIRECT_CMD '$(q "${HOP_INNER[@]}") CMD'   (F: sftp -D '$SFTP_HOP_SHOWN')
    B: hyperfine -N --warmup 3 --runs $LAT_RUNS -n direct "\$direct true" -n postern "\$postern true"
    C: bench/echolat ${ECHO_D_ARGS[*]}
       bench/echolat ${ECHO_P_ARGS[*]}
