@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/postern/postern/internal/gateway/sftpproxy"
@@ -76,7 +75,7 @@ func (b *sftpBackend) Targets(ctx context.Context) ([]sftpproxy.Target, error) {
 	return out, nil
 }
 
-func (b *sftpBackend) Dial(ctx context.Context, t sftpproxy.Target) (*sftp.Client, io.Closer, error) {
+func (b *sftpBackend) Dial(ctx context.Context, t sftpproxy.Target) (*sftpproxy.Client, io.Closer, error) {
 	c, err := b.s.core.Connect(ctx, b.user.ID, t.AssetID, t.SystemUserID, "sftp", b.remote)
 	if err != nil {
 		return nil, nil, err

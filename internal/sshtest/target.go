@@ -57,10 +57,10 @@ func WithHostKeyType(typ string) Option {
 	return func(o *targetOptions) { o.hostKeyType = typ }
 }
 
-// WithConfig adds lines to the target's sshd_config. They come before the
-// package's own settings, so they override them (sshd keeps the first
-// value it reads for a keyword); SetEnv lines are joined into one. Match
-// blocks are not supported.
+// WithConfig adds lines to the target's sshd_config. They override the
+// package's own settings: a keyword given here (for Subsystem, a keyword
+// and subsystem name) leaves out the package's line for it. SetEnv lines
+// are joined into one. Match blocks are not supported.
 func WithConfig(lines ...string) Option {
 	return func(o *targetOptions) { o.config = append(o.config, lines...) }
 }
@@ -511,12 +511,31 @@ func (tg *Target) writeConfig(port int) {
 		"Subsystem sftp internal-sftp",
 	}
 	lines = append(append(lines, pamAndPasswords...), versionSettings(tg.HostKeyFile)...)
+	given := map[string]bool{}
+	for _, line := range tg.opts.config {
+		given[configKey(line)] = true
+	}
 	for _, line := range lines {
-		b.WriteString(line + "\n")
+		if !given[configKey(line)] {
+			b.WriteString(line + "\n")
+		}
 	}
 	if err := os.WriteFile(tg.configFile, []byte(b.String()), 0o644); err != nil {
 		tg.tb.Fatalf("sshtest: %v", err)
 	}
+}
+
+// configKey is what an sshd_config line sets: its keyword, and for
+// Subsystem the subsystem's name too.
+func configKey(line string) string {
+	f := strings.Fields(strings.ToLower(line))
+	switch {
+	case len(f) == 0:
+		return ""
+	case f[0] == "subsystem" && len(f) > 1:
+		return f[0] + " " + f[1]
+	}
+	return f[0]
 }
 
 // start runs sshd on port, or on a free port when port is 0, and waits

@@ -92,7 +92,7 @@ func (s *session) open(r *sftp.Request, read, write bool) (*transfer, error) {
 		s.fail(ev, err)
 		return nil, err
 	}
-	x := newTransfer(s, f, ev, read, write)
+	x := newTransfer(s, f, c.packet, ev, read, write)
 	if flags.Append {
 		fi, err := f.Stat()
 		if err != nil {
@@ -194,7 +194,7 @@ func (s *session) onTarget(r *sftp.Request, op, action string, do func(c *sftp.C
 func (s *session) run(ev Event, do func(c *sftp.Client) error) error {
 	c, err := s.client(ev.Target)
 	if err == nil {
-		err = fromTarget(do(c))
+		err = fromTarget(do(c.Client))
 	}
 	if err != nil {
 		s.fail(ev, err)

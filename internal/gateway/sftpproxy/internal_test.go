@@ -108,50 +108,11 @@ func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func TestReadAhead(t *testing.T) {
-	for _, size := range []int{0, 1000, 3 * raBlock, 5*raBlock + 12345} {
-		data := make([]byte, size)
-		rand.Read(data)
-		src := &countingReader{r: bytes.NewReader(data)}
-		ra := newReadAhead(src)
-		// Eight workers take 32 KiB reads in order and run them at once,
-		// as pkg/sftp's server does, past the end as clients do.
-		got := make([]byte, size)
-		offs := make(chan int64)
-		var wg sync.WaitGroup
-		var bad atomic.Value
-		for range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				buf := make([]byte, 32<<10)
-				for off := range offs {
-					n, err := ra.ReadAt(buf, off)
-					if err != nil && err != io.EOF {
-						bad.Store(err)
-					}
-					if want := max(0, min(len(buf), size-int(off))); n != want || (n < len(buf)) != (err == io.EOF) {
-						bad.Store(fmt.Errorf("read at %d: %d, %v; want %d", off, n, err, want))
-					}
-					if n > 0 {
-						copy(got[off:], buf[:n])
-					}
-				}
-			}()
-		}
-		for off := int64(0); off < int64(size)+64<<10; off += 32 << 10 {
-			offs <- off
-		}
-		close(offs)
-		wg.Wait()
-		ra.close()
-		if err := bad.Load(); err != nil {
-			t.Fatalf("size %d: %v", size, err)
-		}
-		if !bytes.Equal(got, data) {
-			t.Fatalf("size %d: the data read differs", size)
-		}
-		if read := src.bytes.Load(); read > int64(size)+raBlock {
-			t.Fatalf("size %d: read %d bytes from the target for one pass", size, read)
+	// Requests to the target of pkg/sftp's default size, and of the size
+	// OpenSSH's limits allow.
+	for _, chunk := range []int{readChunk, maxReadLength} {
+		for _, size := range []int{0, 1000, 3 * raBlock, 5*raBlock + 12345} {
+			readAheadPass(t, chunk, size)
 		}
 	}
 
@@ -166,7 +127,7 @@ func TestReadAhead(t *testing.T) {
 	// middle of it is seen as random access and moves nothing further.
 	data := make([]byte, 16*raBlock)
 	src := &countingReader{r: bytes.NewReader(data)}
-	ra := newReadAhead(src)
+	ra := newReadAhead(src, readChunk)
 	buf := make([]byte, 32<<10)
 	for _, off := range []int64{0, 32 << 10, 3 * raBlock, 3*raBlock + 64<<10, 4 * raBlock} {
 		if n, err := ra.ReadAt(buf, off); n != len(buf) || err != nil {
@@ -179,11 +140,61 @@ func TestReadAhead(t *testing.T) {
 	}
 }
 
+// readAheadPass reads a file of size bytes in order through a read-ahead
+// making requests of chunk bytes, as a client downloading it would.
+func readAheadPass(t *testing.T, chunk, size int) {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	src := &countingReader{r: bytes.NewReader(data)}
+	ra := newReadAhead(src, chunk)
+	// Eight workers take 32 KiB reads in order and run them at once,
+	// as pkg/sftp's server does, past the end as clients do.
+	got := make([]byte, size)
+	offs := make(chan int64)
+	var wg sync.WaitGroup
+	var bad atomic.Value
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 32<<10)
+			for off := range offs {
+				n, err := ra.ReadAt(buf, off)
+				if err != nil && err != io.EOF {
+					bad.Store(err)
+				}
+				if want := max(0, min(len(buf), size-int(off))); n != want || (n < len(buf)) != (err == io.EOF) {
+					bad.Store(fmt.Errorf("read at %d: %d, %v; want %d", off, n, err, want))
+				}
+				if n > 0 {
+					copy(got[off:], buf[:n])
+				}
+			}
+		}()
+	}
+	for off := int64(0); off < int64(size)+64<<10; off += 32 << 10 {
+		offs <- off
+	}
+	close(offs)
+	wg.Wait()
+	ra.close()
+	if err := bad.Load(); err != nil {
+		t.Fatalf("chunk %d, size %d: %v", chunk, size, err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("chunk %d, size %d: the data read differs", chunk, size)
+	}
+	if read := src.bytes.Load(); read > int64(size)+raBlock {
+		t.Fatalf("chunk %d, size %d: read %d bytes from the target for one pass", chunk, size, read)
+	}
+}
+
 func randomReads(t *testing.T, rng *mrand.Rand) {
 	data := make([]byte, 8*raBlock)
 	rand.Read(data)
 	src := &countingReader{r: bytes.NewReader(data)}
-	ra := newReadAhead(src)
+	ra := newReadAhead(src, readChunk)
 	buf := make([]byte, 4096)
 	var asked int64
 	for range 50 {
@@ -290,7 +301,7 @@ func (f *fakeBackend) Targets(context.Context) ([]Target, error) {
 	return append([]Target(nil), f.ts...), nil
 }
 
-func (f *fakeBackend) Dial(context.Context, Target) (*sftp.Client, io.Closer, error) {
+func (f *fakeBackend) Dial(context.Context, Target) (*Client, io.Closer, error) {
 	return nil, nil, errors.New("no targets here")
 }
 

@@ -29,6 +29,8 @@ const (
 // data it holds would go stale under writes through the same handle.
 type readAhead struct {
 	f      io.ReaderAt // the target file
+	chunk  int         // the size of one request to the target (readAt)
+	block  int         // the size of a block: whole chunks, about raBlock
 	mu     sync.Mutex
 	blocks []*raBuf // the window: consecutive, ascending
 	next   int64    // the end of the first read; -1 before it
@@ -54,13 +56,18 @@ var blockPool = sync.Pool{New: func() any { b := make([]byte, raBlock); return &
 
 func (b *raBuf) release() {
 	if b.refs.Add(-1) == 0 {
-		data := b.data
+		data := b.data[:cap(b.data)]
 		b.data = nil
-		blockPool.Put(&data)
+		if len(data) == raBlock {
+			blockPool.Put(&data)
+		}
 	}
 }
 
-func newReadAhead(f io.ReaderAt) *readAhead { return &readAhead{f: f, next: -1, eof: -1} }
+// newReadAhead reads ahead from f in requests of chunk bytes.
+func newReadAhead(f io.ReaderAt, chunk int) *readAhead {
+	return &readAhead{f: f, chunk: chunk, block: max(1, raBlock/chunk) * chunk, next: -1, eof: -1}
+}
 
 // ReadAt reads len(p) bytes at off, or up to the end of the file.
 func (r *readAhead) ReadAt(p []byte, off int64) (int, error) {
@@ -69,7 +76,7 @@ func (r *readAhead) ReadAt(p []byte, off int64) (int, error) {
 		pos := off + int64(n)
 		b := r.blockFor(pos, len(p)-n)
 		if b == nil {
-			m, err := readAt(r.f, p[n:], pos)
+			m, err := readAt(r.f, p[n:], pos, r.chunk)
 			return n + m, err
 		}
 		m, err := b.copyAt(p[n:], pos)
@@ -94,7 +101,7 @@ func (b *raBuf) copyAt(p []byte, pos int64) (int, error) {
 		return 0, io.EOF
 	}
 	n := copy(p, b.data[start:b.n])
-	if b.n < raBlock && n < len(p) {
+	if b.n < len(b.data) && n < len(p) {
 		return n, io.EOF // the block ended at the end of the file
 	}
 	return n, nil
@@ -117,7 +124,7 @@ func (r *readAhead) blockFor(pos int64, size int) *raBuf {
 	// reads arrive within this much of the furthest one so far.
 	spread := 8 * int64(max(size, readChunk))
 	for i, b := range r.blocks {
-		if pos >= b.off && pos < b.off+raBlock {
+		if pos >= b.off && pos < b.off+int64(r.block) {
 			if pos > r.next+spread {
 				// A jump forward that happens to land in the window:
 				// random access after all.
@@ -138,7 +145,7 @@ func (r *readAhead) blockFor(pos int64, size int) *raBuf {
 		if pos < r.blocks[0].off {
 			return nil
 		}
-		if pos != r.blocks[len(r.blocks)-1].off+raBlock {
+		if pos != r.blocks[len(r.blocks)-1].off+int64(r.block) {
 			// A jump ahead of the window.
 			r.random = true
 			r.drop(len(r.blocks))
@@ -179,7 +186,7 @@ func (r *readAhead) slide(i int) {
 		i = raBehind
 	}
 	for len(r.blocks)-i <= raWindow {
-		end := r.blocks[len(r.blocks)-1].off + raBlock
+		end := r.blocks[len(r.blocks)-1].off + int64(r.block)
 		if r.eof >= 0 && end >= r.eof {
 			return
 		}
@@ -190,14 +197,20 @@ func (r *readAhead) slide(i int) {
 // start appends a block at off and reads it in the background. Called
 // with r.mu held.
 func (r *readAhead) start(off int64) {
-	b := &raBuf{off: off, data: *blockPool.Get().(*[]byte), done: make(chan struct{})}
+	var data []byte
+	if r.block <= raBlock {
+		data = (*blockPool.Get().(*[]byte))[:r.block]
+	} else {
+		data = make([]byte, r.block)
+	}
+	b := &raBuf{off: off, data: data, done: make(chan struct{})}
 	b.refs.Store(2) // the window's and the read's
 	r.blocks = append(r.blocks, b)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
 		defer b.release()
-		b.n, b.err = readAt(r.f, b.data, b.off)
+		b.n, b.err = readAt(r.f, b.data, b.off, r.chunk)
 		if b.err == io.EOF {
 			r.mu.Lock()
 			if r.eof < 0 || b.off+int64(b.n) < r.eof {
@@ -218,39 +231,39 @@ func (r *readAhead) close() {
 	r.wg.Wait()
 }
 
-// readChunk is the size of the requests readAt makes: pkg/sftp's default
-// packet size, which every SFTP server accepts.
+// readChunk is pkg/sftp's default packet size, which every SFTP server
+// accepts, and the smallest request size readAt is given.
 const readChunk = 32 << 10
 
 // readAt fills p from f at off, up to the end of the file, in requests of
-// readChunk issued together. pkg/sftp's own concurrent read of a large
-// buffer takes any short reply for the end of the file, which holds for
-// regular files but not for pipes or /proc; a read of one packet carries
-// on after short replies, so reads are split here and the pieces joined
-// with that in mind.
-func readAt(f io.ReaderAt, p []byte, off int64) (int, error) {
-	if len(p) <= readChunk {
+// chunk bytes (at most the client's packet size) issued together.
+// pkg/sftp's own concurrent read of a buffer larger than a packet takes any
+// short reply for the end of the file, which holds for regular files but
+// not for pipes or /proc; a read of one packet carries on after short
+// replies, so reads are split here and the pieces joined with that in mind.
+func readAt(f io.ReaderAt, p []byte, off int64, chunk int) (int, error) {
+	if len(p) <= chunk {
 		return f.ReadAt(p, off)
 	}
 	type piece struct {
 		n   int
 		err error
 	}
-	pieces := make([]piece, (len(p)+readChunk-1)/readChunk)
+	pieces := make([]piece, (len(p)+chunk-1)/chunk)
 	var wg sync.WaitGroup
 	for i := range pieces {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			q := p[i*readChunk : min(len(p), (i+1)*readChunk)]
-			pieces[i].n, pieces[i].err = f.ReadAt(q, off+int64(i*readChunk))
+			q := p[i*chunk : min(len(p), (i+1)*chunk)]
+			pieces[i].n, pieces[i].err = f.ReadAt(q, off+int64(i*chunk))
 		}()
 	}
 	wg.Wait()
 	n := 0
 	for i, pc := range pieces {
 		n += pc.n
-		if want := min(len(p), (i+1)*readChunk) - i*readChunk; pc.n < want {
+		if want := min(len(p), (i+1)*chunk) - i*chunk; pc.n < want {
 			if pc.err == nil {
 				pc.err = io.ErrUnexpectedEOF // a ReaderAt breaking its contract
 			}

@@ -45,7 +45,7 @@ type reach struct {
 // link is one target connection, shared by the session's operations.
 type link struct {
 	ready  chan struct{} // closed once the dial is done
-	c      *sftp.Client
+	c      *Client
 	closer io.Closer
 	err    error
 }
@@ -193,7 +193,7 @@ func (s *session) shownPath(t Target, p string) string {
 // client returns the session's connection to t, dialing it on first use.
 // Concurrent first uses share one dial; a failed dial is tried again by the
 // next operation, and a connection that drops is replaced the same way.
-func (s *session) client(t Target) (*sftp.Client, error) {
+func (s *session) client(t Target) (*Client, error) {
 	k := t.key()
 	s.mu.Lock()
 	if s.closed {
@@ -257,7 +257,7 @@ func (s *session) close() {
 	}
 }
 
-func closeClient(c *sftp.Client, closer io.Closer) {
+func closeClient(c *Client, closer io.Closer) {
 	c.Close()
 	if closer != nil {
 		closer.Close()

@@ -58,12 +58,14 @@
 //
 // # Throughput
 //
-// The server is pkg/sftp's RequestServer, with three additions that keep a
+// The server is pkg/sftp's RequestServer, with four additions that keep a
 // transfer through the proxy close to one straight to the target: it
 // answers limits@openssh.com (limits.go), so OpenSSH clients move 255 KiB
-// per request rather than 32 KiB; downloads are read ahead from the target
-// in large concurrent blocks (readahead.go); and uploads go on to the
-// target as concurrent requests (ClientOptions).
+// per request rather than 32 KiB; the client to the target asks the target
+// the same question and, where it has an answer, moves as much per request
+// too (NewClient, client.go); downloads are read ahead from the target in
+// large concurrent blocks (readahead.go); and uploads go on to the target
+// as concurrent requests (ClientOptions).
 //
 // # Known differences from a direct connection
 //
@@ -82,7 +84,6 @@ import (
 	"time"
 
 	"github.com/pkg/sftp"
-	"golang.org/x/crypto/ssh"
 )
 
 // The actions this package consults, as the permission engine names them.
@@ -149,10 +150,10 @@ type Backend interface {
 	// Dial opens an SFTP client to the target as the system user; the
 	// gateway does the permission check, credentials and host key
 	// pinning. The closer, when not nil, is closed after the client (it
-	// is typically the SSH connection under it). NewClient makes a client
-	// tuned for proxying. Serve dials each target at most once at a time
+	// is typically the SSH connection under it). NewClient makes the
+	// client. Serve dials each target at most once at a time
 	// and again only after the connection dropped.
-	Dial(ctx context.Context, t Target) (*sftp.Client, io.Closer, error)
+	Dial(ctx context.Context, t Target) (*Client, io.Closer, error)
 	// Audit records one operation.
 	Audit(ctx context.Context, e Event)
 }
@@ -232,19 +233,12 @@ const maxReadLength = 256<<10 - 1024
 
 // ClientOptions are the github.com/pkg/sftp client options for a target
 // connection that this package relies on for throughput: a client's large
-// writes go to the target as concurrent requests, up to 64 at a time per
-// file. (Reads are split here, into requests of pkg/sftp's default packet
-// size, which the client must keep.)
+// reads and writes go to the target as concurrent requests, up to 64 at a
+// time per file. NewClient adds the request size the target allows.
 func ClientOptions() []sftp.ClientOption {
 	return []sftp.ClientOption{
 		sftp.UseConcurrentReads(true),
 		sftp.UseConcurrentWrites(true),
 		sftp.MaxConcurrentRequestsPerFile(64),
 	}
-}
-
-// NewClient starts the sftp subsystem on an SSH connection to a target
-// with ClientOptions, for Backend.Dial.
-func NewClient(conn *ssh.Client) (*sftp.Client, error) {
-	return sftp.NewClient(conn, ClientOptions()...)
 }

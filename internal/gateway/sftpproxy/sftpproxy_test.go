@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,10 +70,10 @@ type gateway struct {
 	dials  int
 }
 
-func startGateway(t *testing.T) *gateway {
+func startGateway(t *testing.T, opts ...sshtest.Option) *gateway {
 	t.Helper()
 	tgKey, tgPub := sshtest.ClientKey(t)
-	tg := sshtest.StartTarget(t, sshtest.WithAuthorizedKey(tgPub))
+	tg := sshtest.StartTarget(t, append(opts, sshtest.WithAuthorizedKey(tgPub))...)
 	opKey, opPub := sshtest.ClientKey(t)
 	pem, err := os.ReadFile(tgKey)
 	if err != nil {
@@ -200,7 +201,7 @@ func (b *backend) Targets(context.Context) ([]sftpproxy.Target, error) {
 	return slices.Clone(grantsOf[b.user]), nil
 }
 
-func (b *backend) Dial(ctx context.Context, t sftpproxy.Target) (*sftp.Client, io.Closer, error) {
+func (b *backend) Dial(ctx context.Context, t sftpproxy.Target) (*sftpproxy.Client, io.Closer, error) {
 	b.g.mu.Lock()
 	b.g.dials++
 	b.g.mu.Unlock()
@@ -578,6 +579,51 @@ func TestDirect(t *testing.T) {
 	r := g.sftp(t, "reader@web-01", fmt.Sprintf("put %s rel2.bin\n", local))
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "Permission denied") {
 		t.Fatalf("direct put without upload: exit %d, stderr %q", r.ExitCode, r.Stderr)
+	}
+}
+
+// TestTargetRequestSize checks that the proxy reads and writes a file on an
+// OpenSSH target in requests as large as the target's limits@openssh.com
+// allows, as its own sftp-server logs them.
+func TestTargetRequestSize(t *testing.T) {
+	t.Parallel()
+	server := ""
+	for _, p := range []string{"/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server"} {
+		if _, err := os.Stat(p); err == nil {
+			server = p
+			break
+		}
+	}
+	if server == "" {
+		t.Fatal("no sftp-server program (it comes with openssh-server)")
+	}
+	// sftp-server logs each request at DEBUG1, to a file the target's
+	// user can write (the subsystem runs through its shell).
+	dir, err := os.MkdirTemp("", "postern-sftp-log-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "sftp-server.log")
+	g := startGateway(t, sshtest.WithConfig("Subsystem sftp "+server+" -e -l DEBUG1 2>>"+logFile))
+	local, data := randomFile(t, "big.bin", 2<<20)
+	back := filepath.Join(t.TempDir(), "back.bin")
+	g.mustSFTP(t, "alice@web-01", fmt.Sprintf("put %s big.bin\nget big.bin %s\n", local, back))
+	if got, err := os.ReadFile(back); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the file came back different: %d bytes, %v", len(got), err)
+	}
+	raw, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(raw)
+	for _, op := range []string{"read", "write"} {
+		if !regexp.MustCompile(op + ` "[^"]*big\.bin" \(handle \d+\) off \d+ len 261120`).MatchString(log) {
+			t.Errorf("no %s of 255 KiB in the target's sftp-server log:\n%.3000s", op, log)
+		}
 	}
 }
 

@@ -112,6 +112,7 @@ type transfer struct {
 	s     *session
 	f     *sftp.File
 	ra    *readAhead // reads, for a handle opened only for reading
+	chunk int        // the size of one read request to the target
 	read  bool       // opened for reading
 	write bool       // opened for writing
 	down  transferLeg
@@ -131,11 +132,11 @@ type transferLeg struct {
 	dig   *digest
 }
 
-func newTransfer(s *session, f *sftp.File, ev Event, read, write bool) *transfer {
-	x := &transfer{s: s, f: f, read: read, write: write, ev: ev, appendFrom: -1}
+func newTransfer(s *session, f *sftp.File, chunk int, ev Event, read, write bool) *transfer {
+	x := &transfer{s: s, f: f, chunk: chunk, read: read, write: write, ev: ev, appendFrom: -1}
 	x.down.dig, x.up.dig = newDigest(), newDigest()
 	if read && !write {
-		x.ra = newReadAhead(f)
+		x.ra = newReadAhead(f, chunk)
 	}
 	return x
 }
@@ -145,7 +146,7 @@ func (x *transfer) ReadAt(p []byte, off int64) (n int, err error) {
 	if x.ra != nil {
 		n, err = x.ra.ReadAt(p, off)
 	} else {
-		n, err = readAt(x.f, p, off)
+		n, err = readAt(x.f, p, off, x.chunk)
 	}
 	if n > 0 {
 		x.down.dig.add(p[:n], off)
