@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -903,6 +904,37 @@ func TestSessionsShareTargetConnection(t *testing.T) {
 		if !s.IsFinished || s.Reason == "" {
 			t.Errorf("session not finished on its own: %+v", s)
 		}
+	}
+}
+
+// A target that checks its client is alive (ClientAliveInterval) asks on a
+// session channel; the gateway, which is that client, answers itself. Were
+// the question passed on to the operator of that channel, one whose client
+// does not answer would have the target drop the connection and with it
+// every other session sharing it.
+func TestTargetKeepaliveAnsweredByGateway(t *testing.T) {
+	e := newEnv(t, sshtest.WithConfig("ClientAliveInterval 1", "ClientAliveCountMax 1"))
+	// The first session's operator never answers a request on its channel:
+	// the target asks on the first channel of a connection.
+	ch, _, err := e.dialAlice(t).OpenChannel("session", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := ch.SendRequest("shell", true, nil); !ok || err != nil {
+		t.Fatalf("shell: %v %v", ok, err)
+	}
+	go io.Copy(io.Discard, ch)
+	s, _ := shellOn(t, e, "alice", alicePassword)
+	if n := strings.Count(e.target.Log(), "Accepted password"); n != 1 {
+		t.Fatalf("the target logged %d logins for two sessions sharing a connection", n)
+	}
+	// Longer than the target waits for an answer (1 s, then one more
+	// question), and then some.
+	time.Sleep(5 * time.Second)
+	s.SendLine("echo still-$((40 + 2))")
+	s.Expect(`still-42`, 10*time.Second)
+	if strings.Contains(e.target.Log(), "Timeout, client not responding") {
+		t.Fatalf("the target gave up on the gateway:\n%s", e.target.Log())
 	}
 }
 

@@ -318,10 +318,11 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 		up.CloseWrite()
 	}()
 	// Requests both ways, in one goroutine: the operator's (window-change,
-	// signal, ...) to the target, the target's (exit-status, exit-signal,
-	// keepalives) back. Requests wanting an answer are forwarded by a
-	// goroutine of their own, so that waiting for the answer never holds
-	// up the other direction.
+	// signal, keepalives, ...) to the target, the target's (exit-status,
+	// exit-signal) back; the target's keepalives are answered here.
+	// Requests wanting an answer are forwarded by a goroutine of their
+	// own, so that waiting for the answer never holds up the other
+	// direction.
 	reqDone := make(chan struct{}) // the target's requests have ended
 	go func() {
 		dr, ur := downReqs, upReqs
@@ -341,6 +342,19 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 				if !ok {
 					ur = nil
 					close(reqDone)
+					continue
+				}
+				if r.Type == "keepalive@openssh.com" {
+					// The target asks whether its client, the gateway,
+					// is alive (ClientAliveInterval); it asks on a
+					// session channel but means the connection, which
+					// other sessions may share. The gateway answers as
+					// OpenSSH's client does: with a failure, which is
+					// an answer. The operator's liveness is the
+					// gateway's own keepalive's business.
+					if r.WantReply {
+						r.Reply(false, nil)
+					}
 					continue
 				}
 				mu.Lock()
