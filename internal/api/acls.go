@@ -65,34 +65,66 @@ func groupOutOf(g store.CommandGroup) CommandGroupOut {
 }
 
 func (s *Server) filterOut(c *call, f store.CommandFilter) (CommandFilterOut, error) {
+	out, err := s.filterOuts(c, []store.CommandFilter{f})
+	if err != nil {
+		return CommandFilterOut{}, err
+	}
+	return out[0], nil
+}
+
+// filterOuts shows filters with the names of their members, looked up once
+// for the whole list rather than once per filter.
+func (s *Server) filterOuts(c *call, fs []store.CommandFilter) ([]CommandFilterOut, error) {
 	ctx := c.ctx()
-	refs := func(ids []string, lookup func() (map[string]string, error)) ([]NameRef, error) {
-		names, err := lookup()
-		out := make([]NameRef, 0, len(ids))
-		for _, id := range ids {
-			out = append(out, NameRef{ID: id, Name: names[id]})
+	all := func(pick func(f *store.CommandFilter) []string) []string {
+		var ids []string
+		seen := map[string]bool{}
+		for i := range fs {
+			for _, id := range pick(&fs[i]) {
+				if !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
 		}
-		return out, err
+		return ids
 	}
-	o := CommandFilterOut{ID: f.ID, Name: f.Name, Priority: f.Priority, Action: f.Action, IsActive: f.IsActive, Comment: f.Comment,
-		CreatedBy: f.CreatedBy, DateCreated: outTime(f.DateCreated)}
-	var err error
-	for _, r := range []struct {
-		out    *[]NameRef
-		ids    []string
-		lookup func() (map[string]string, error)
+	kinds := []struct {
+		pick   func(f *store.CommandFilter) []string
+		out    func(o *CommandFilterOut) *[]NameRef
+		lookup func(ids []string) (map[string]string, error)
 	}{
-		{&o.Users, f.Users, func() (map[string]string, error) { return s.db.Usernames(ctx, f.Users) }},
-		{&o.UserGroups, f.UserGroups, func() (map[string]string, error) { return s.db.GroupNames(ctx, f.UserGroups) }},
-		{&o.Assets, f.Assets, func() (map[string]string, error) { return s.db.AssetNamesByID(ctx, f.Assets) }},
-		{&o.SystemUsers, f.SystemUsers, func() (map[string]string, error) { return s.db.SystemUserNames(ctx, f.SystemUsers) }},
-		{&o.CommandGroups, f.CommandGroups, func() (map[string]string, error) { return s.db.CommandGroupNames(ctx, f.CommandGroups) }},
-	} {
-		if *r.out, err = refs(r.ids, r.lookup); err != nil {
-			return o, err
+		{func(f *store.CommandFilter) []string { return f.Users }, func(o *CommandFilterOut) *[]NameRef { return &o.Users },
+			func(ids []string) (map[string]string, error) { return s.db.Usernames(ctx, ids) }},
+		{func(f *store.CommandFilter) []string { return f.UserGroups }, func(o *CommandFilterOut) *[]NameRef { return &o.UserGroups },
+			func(ids []string) (map[string]string, error) { return s.db.GroupNames(ctx, ids) }},
+		{func(f *store.CommandFilter) []string { return f.Assets }, func(o *CommandFilterOut) *[]NameRef { return &o.Assets },
+			func(ids []string) (map[string]string, error) { return s.db.AssetNamesByID(ctx, ids) }},
+		{func(f *store.CommandFilter) []string { return f.SystemUsers }, func(o *CommandFilterOut) *[]NameRef { return &o.SystemUsers },
+			func(ids []string) (map[string]string, error) { return s.db.SystemUserNames(ctx, ids) }},
+		{func(f *store.CommandFilter) []string { return f.CommandGroups }, func(o *CommandFilterOut) *[]NameRef { return &o.CommandGroups },
+			func(ids []string) (map[string]string, error) { return s.db.CommandGroupNames(ctx, ids) }},
+	}
+	out := make([]CommandFilterOut, len(fs))
+	for i, f := range fs {
+		out[i] = CommandFilterOut{ID: f.ID, Name: f.Name, Priority: f.Priority, Action: f.Action, IsActive: f.IsActive, Comment: f.Comment,
+			CreatedBy: f.CreatedBy, DateCreated: outTime(f.DateCreated)}
+	}
+	for _, k := range kinds {
+		names, err := k.lookup(all(k.pick))
+		if err != nil {
+			return nil, err
+		}
+		for i := range fs {
+			ids := k.pick(&fs[i])
+			refs := make([]NameRef, 0, len(ids))
+			for _, id := range ids {
+				refs = append(refs, NameRef{ID: id, Name: names[id]})
+			}
+			*k.out(&out[i]) = refs
 		}
 	}
-	return o, nil
+	return out, nil
 }
 
 func (in *CommandFilterIn) fields() cmdfilter.FilterFields {
@@ -176,11 +208,9 @@ func (s *Server) registerACLs() {
 			if err != nil {
 				return nil, err
 			}
-			out := make([]CommandFilterOut, len(fs))
-			for i := range fs {
-				if out[i], err = s.filterOut(c, fs[i]); err != nil {
-					return nil, err
-				}
+			out, err := s.filterOuts(c, fs)
+			if err != nil {
+				return nil, err
 			}
 			return c.page(q, n, out), nil
 		}})

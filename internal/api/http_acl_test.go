@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -31,6 +32,28 @@ func TestHTTPCommandFilters(t *testing.T) {
 	if f["action"] != "reject" || !strings.Contains(e.do("GET", "/api/v2/acls/command-filters/", e.admin, nil).want(t, http.StatusOK).String(), `"name":"danger"`) {
 		t.Fatalf("filter: %v", f)
 	}
+	// In a list, each filter shows its own members' names (looked up once
+	// for the whole page).
+	g2 := e.do("POST", "/api/v2/acls/command-groups/", e.admin, map[string]any{"name": "reboots", "content": "reboot"}).want(t, http.StatusCreated).obj(t)
+	f2 := e.do("POST", "/api/v2/acls/command-filters/", e.admin, map[string]any{"name": "no-reboot", "priority": 20, "action": "warn",
+		"command_groups": []string{jstr(t, g2, "id")}}).want(t, http.StatusCreated).obj(t)
+	var listed struct {
+		Results []struct {
+			ID            string `json:"id"`
+			Users         []struct{ Name string }
+			CommandGroups []struct{ Name string } `json:"command_groups"`
+		}
+	}
+	if err := json.Unmarshal(e.do("GET", "/api/v2/acls/command-filters/?order=priority", e.admin, nil).want(t, http.StatusOK).Raw, &listed); err != nil {
+		t.Fatal(err)
+	}
+	if r := listed.Results; len(r) != 2 || r[0].ID != jstr(t, f, "id") || len(r[0].Users) != 1 || r[0].Users[0].Name != "acl-user" ||
+		len(r[0].CommandGroups) != 1 || r[0].CommandGroups[0].Name != "danger" ||
+		r[1].ID != jstr(t, f2, "id") || len(r[1].Users) != 0 || len(r[1].CommandGroups) != 1 || r[1].CommandGroups[0].Name != "reboots" {
+		t.Fatalf("filters listed: %+v", r)
+	}
+	e.do("DELETE", "/api/v2/acls/command-filters/"+jstr(t, f2, "id")+"/", e.admin, nil).want(t, http.StatusNoContent)
+	e.do("DELETE", "/api/v2/acls/command-groups/"+jstr(t, g2, "id")+"/", e.admin, nil).want(t, http.StatusNoContent)
 	e.do("PATCH", "/api/v2/acls/command-filters/"+jstr(t, f, "id")+"/", e.admin, map[string]any{"is_active": false}).want(t, http.StatusOK)
 	e.do("DELETE", "/api/v2/acls/command-groups/"+jstr(t, g, "id")+"/", e.admin, nil).want(t, http.StatusNoContent)
 	got := e.do("GET", "/api/v2/acls/command-filters/"+jstr(t, f, "id")+"/", e.admin, nil).want(t, http.StatusOK).obj(t)
@@ -41,7 +64,7 @@ func TestHTTPCommandFilters(t *testing.T) {
 		t.Fatalf("the filter is still active after the PATCH: %v", got["is_active"])
 	}
 	logs := e.do("GET", "/api/v2/audits/operate-logs/?resource_type=command_filter", e.admin, nil).want(t, http.StatusOK).count(t)
-	if logs != 2 {
+	if logs != 4 { // no-danger created and changed, no-reboot created and deleted
 		t.Fatalf("operate log rows for command filters: %d", logs)
 	}
 }
