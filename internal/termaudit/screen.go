@@ -148,8 +148,22 @@ const (
 	MaxRows = 512  // rows
 )
 
+// The size of a terminal whose size is not known: clients without a
+// terminal of their own (ssh -tt in a script) ask for a PTY of 0x0, which
+// SSH defines as unspecified, and terminals start at 80x24.
+const (
+	defaultCols = 80
+	defaultRows = 24
+)
+
 func clampSize(cols, rows int) (int, int) {
-	return min(max(cols, 2), MaxCols), min(max(rows, 1), MaxRows)
+	if cols <= 0 {
+		cols = defaultCols
+	}
+	if rows <= 0 {
+		rows = defaultRows
+	}
+	return min(max(cols, 2), MaxCols), min(rows, MaxRows)
 }
 
 func newScreen(cols, rows int) *screen {

@@ -74,6 +74,28 @@ func TestScreenBasics(t *testing.T) {
 	}
 }
 
+// A terminal of unknown size (0x0, as ssh -tt asks for without a terminal
+// of its own) is emulated as 80x24, not as the smallest screen: a long
+// line wraps at column 80, as the shell's own idea of the width (80) has it.
+func TestUnknownSize(t *testing.T) {
+	s := newScreen(0, 0)
+	if s.cols != 80 || s.rows != 24 {
+		t.Fatalf("0x0 is emulated as %dx%d", s.cols, s.rows)
+	}
+	s.write([]byte(strings.Repeat("x", 100)))
+	if got := s.text(0, 0, -1); got != strings.Repeat("x", 80) || !s.buf[0].wrapped {
+		t.Fatalf("first row of a 100-character line: %q", got)
+	}
+	s.resize(100, 30)
+	s.resize(0, 0)
+	if s.cols != 80 || s.rows != 24 {
+		t.Fatalf("a window change to 0x0 is emulated as %dx%d", s.cols, s.rows)
+	}
+	if s = newScreen(1, 1); s.cols != 2 || s.rows != 1 {
+		t.Fatalf("1x1 is emulated as %dx%d", s.cols, s.rows)
+	}
+}
+
 func TestSplitUTF8(t *testing.T) {
 	s := newScreen(20, 2)
 	for _, b := range []byte("é你😀") {
