@@ -75,6 +75,10 @@ func (b *sftpBackend) Targets(ctx context.Context) ([]sftpproxy.Target, error) {
 	return out, nil
 }
 
+// Dial logs in to the target on a connection of the subsystem's own, not
+// one shared with the operator's shells (sshproxy.Pool): a bulk transfer
+// on the same TCP connection as a shell would queue the shell's echo behind
+// its data, as scp over OpenSSH's ControlMaster does.
 func (b *sftpBackend) Dial(ctx context.Context, t sftpproxy.Target) (*sftpproxy.Client, io.Closer, error) {
 	c, err := b.s.core.Connect(ctx, b.user.ID, t.AssetID, t.SystemUserID, "sftp", b.remote)
 	if err != nil {
