@@ -93,8 +93,9 @@ func (b *sftpBackend) Dial(ctx context.Context, t sftpproxy.Target) (*sftpproxy.
 	sc, err := sftpproxy.NewClient(client.Client)
 	if err != nil {
 		client.Close()
-		b.s.core.Finish(context.Background(), Ending{SessionID: c.SessionID, Reason: "the target has no SFTP service"})
-		return nil, nil, fmt.Errorf("%s: the target has no SFTP service", t.Asset)
+		reason := "the target has no SFTP service: " + err.Error()
+		b.s.core.Finish(context.Background(), Ending{SessionID: c.SessionID, Reason: reason})
+		return nil, nil, fmt.Errorf("%s: %s", t.Asset, reason)
 	}
 	b.mu.Lock()
 	b.sessions[t.AssetID+"/"+t.SystemUserID] = c.SessionID

@@ -57,10 +57,11 @@ func WithHostKeyType(typ string) Option {
 	return func(o *targetOptions) { o.hostKeyType = typ }
 }
 
-// WithConfig adds lines to the target's sshd_config. They override the
-// package's own settings: a keyword given here (for Subsystem, a keyword
-// and subsystem name) leaves out the package's line for it. SetEnv lines
-// are joined into one. Match blocks are not supported.
+// WithConfig adds lines to the target's sshd_config. They come before the
+// package's own settings, so they override them (sshd keeps the first
+// value it reads for a keyword); a Subsystem line replaces the package's
+// line for that subsystem (sshd refuses two). SetEnv lines are joined into
+// one. Match blocks are not supported.
 func WithConfig(lines ...string) Option {
 	return func(o *targetOptions) { o.config = append(o.config, lines...) }
 }
@@ -516,7 +517,7 @@ func (tg *Target) writeConfig(port int) {
 		given[configKey(line)] = true
 	}
 	for _, line := range lines {
-		if !given[configKey(line)] {
+		if k := configKey(line); k == "" || !given[k] {
 			b.WriteString(line + "\n")
 		}
 	}
@@ -525,17 +526,13 @@ func (tg *Target) writeConfig(port int) {
 	}
 }
 
-// configKey is what an sshd_config line sets: its keyword, and for
-// Subsystem the subsystem's name too.
+// configKey names the subsystem a Subsystem line of sshd_config defines,
+// and is "" for any other line.
 func configKey(line string) string {
-	f := strings.Fields(strings.ToLower(line))
-	switch {
-	case len(f) == 0:
-		return ""
-	case f[0] == "subsystem" && len(f) > 1:
+	if f := strings.Fields(strings.ToLower(line)); len(f) > 1 && f[0] == "subsystem" {
 		return f[0] + " " + f[1]
 	}
-	return f[0]
+	return ""
 }
 
 // start runs sshd on port, or on a free port when port is 0, and waits

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -26,6 +27,20 @@ type Client struct {
 	*sftp.Client
 	packet int // bytes of data one read or write request carries
 }
+
+// chunk is the most one ReadAt may ask of the client: pkg/sftp reads a
+// larger buffer with concurrent requests and takes a short reply to any
+// of them for the end of the file, which only holds for regular files.
+func (c *Client) chunk() int {
+	if c.packet <= 0 {
+		return defaultPacket
+	}
+	return c.packet
+}
+
+// handshakeTimeout bounds the wait for a target's sftp server to answer
+// the handshake, so that one that never does cannot hold a session.
+const handshakeTimeout = 30 * time.Second
 
 // NewClient starts the sftp subsystem on an SSH connection to a target
 // and returns a client for it with ClientOptions, for Backend.Dial.
@@ -62,11 +77,20 @@ func NewClient(conn *ssh.Client) (*Client, error) {
 		s.Close()
 		return nil, err
 	}
+	timer := time.AfterFunc(handshakeTimeout, func() { s.Close() })
 	c, err := newClientOn(r, w)
+	if !timer.Stop() {
+		// The session was closed under the handshake.
+		if err == nil {
+			c.Close()
+		}
+		err = fmt.Errorf("the target's sftp server did not answer within %v", handshakeTimeout)
+	}
 	if err != nil {
 		s.Close()
+		return nil, err
 	}
-	return c, err
+	return c, nil
 }
 
 // newClientOn has the handshake with an SFTP server on r and w and returns
@@ -144,7 +168,9 @@ func packetFromLimits(reply []byte) int {
 		n = min(n, max(maxPacket, 1024)-1024)
 	}
 	if n < 1024 {
-		// Absurdly small: trust the default rather than this reply.
+		// Absurdly small: use the default, which every server should
+		// take (the SFTP drafts ask servers for 34000-byte packets),
+		// rather than this reply.
 		return defaultPacket
 	}
 	return int(n)

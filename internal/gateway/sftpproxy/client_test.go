@@ -21,6 +21,7 @@ type sizedFiles struct {
 	data   []byte
 	reads  []int
 	writes []int
+	short  int // when set, no read returns more than this (as a pipe's)
 }
 
 func (f *sizedFiles) Fileread(*sftp.Request) (io.ReaderAt, error)  { return f, nil }
@@ -33,8 +34,12 @@ func (f *sizedFiles) ReadAt(p []byte, off int64) (int, error) {
 	if off >= int64(len(f.data)) {
 		return 0, io.EOF
 	}
-	n := copy(p, f.data[off:])
-	if n < len(p) {
+	end := len(f.data)
+	if f.short > 0 {
+		end = min(end, int(off)+f.short)
+	}
+	n := copy(p, f.data[off:end])
+	if end == len(f.data) && n < len(p) {
 		return n, io.EOF
 	}
 	return n, nil
@@ -50,13 +55,12 @@ func (f *sizedFiles) WriteAt(p []byte, off int64) (int, error) {
 	return copy(f.data[off:], p), nil
 }
 
-// transferOver writes and reads back 1 MiB through a client from
-// newClientOn to a pkg/sftp server, with limits@openssh.com answered or
-// not, and returns the largest read and write request the server saw.
-func transferOver(t *testing.T, withLimits bool) (maxRead, maxWrite int) {
+// serveFiles starts a pkg/sftp server of files on one end of a pipe,
+// answering limits@openssh.com or not, and returns a client from
+// newClientOn on the other.
+func serveFiles(t *testing.T, files *sizedFiles, withLimits bool) *Client {
 	t.Helper()
 	cc, sc := net.Pipe()
-	files := &sizedFiles{}
 	h := sftp.InMemHandler()
 	h.FileGet, h.FilePut = files, files
 	var conn io.ReadWriteCloser = sc
@@ -68,12 +72,57 @@ func transferOver(t *testing.T, withLimits bool) (maxRead, maxWrite int) {
 	srv := sftp.NewRequestServer(conn, h, opts...)
 	go srv.Serve()
 	t.Cleanup(func() { srv.Close() })
-
 	c, err := newClientOn(cc, cc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A target whose reads come back short without being at the end of the
+// file (a pipe, /proc) is read whole by downloads, read ahead or not,
+// whatever request size the target allows: short replies are never taken
+// for the end of the file.
+func TestShortReplies(t *testing.T) {
+	for _, withLimits := range []bool{true, false} {
+		want := make([]byte, 3<<20+12345)
+		rand.Read(want)
+		files := &sizedFiles{data: want, short: 7000}
+		c := serveFiles(t, files, withLimits)
+		f, err := c.Open("/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Straight reads of a block, and a download's reads through the
+		// read-ahead, as the server side makes them (255 KiB at a time).
+		got := make([]byte, len(want))
+		if n, err := readAt(f, got, 0, c.chunk()); n != len(want) || (err != nil && err != io.EOF) || !bytes.Equal(got, want) {
+			t.Fatalf("limits %v: readAt gave %d of %d bytes (%v), equal %v", withLimits, n, len(want), err, bytes.Equal(got, want))
+		}
+		clear(got)
+		ra := newReadAhead(f, c.chunk())
+		for off := 0; off < len(want); off += maxReadLength {
+			n, err := ra.ReadAt(got[off:min(off+maxReadLength, len(want))], int64(off))
+			if err != nil && err != io.EOF || n != min(maxReadLength, len(want)-off) {
+				t.Fatalf("limits %v: read-ahead at %d: %d bytes, %v", withLimits, off, n, err)
+			}
+		}
+		ra.close()
+		f.Close()
+		if !bytes.Equal(got, want) {
+			t.Fatalf("limits %v: the download through the read-ahead differs", withLimits)
+		}
+	}
+}
+
+// transferOver writes and reads back 1 MiB through a client from
+// newClientOn to a pkg/sftp server, with limits@openssh.com answered or
+// not, and returns the largest read and write request the server saw.
+func transferOver(t *testing.T, withLimits bool) (maxRead, maxWrite int) {
+	t.Helper()
+	files := &sizedFiles{}
+	c := serveFiles(t, files, withLimits)
 	want := make([]byte, 1<<20)
 	rand.Read(want)
 	f, err := c.Create("/f")

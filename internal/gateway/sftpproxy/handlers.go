@@ -92,7 +92,7 @@ func (s *session) open(r *sftp.Request, read, write bool) (*transfer, error) {
 		s.fail(ev, err)
 		return nil, err
 	}
-	x := newTransfer(s, f, c.packet, ev, read, write)
+	x := newTransfer(s, f, c.chunk(), ev, read, write)
 	if flags.Append {
 		fi, err := f.Stat()
 		if err != nil {

@@ -66,7 +66,8 @@ func (b *raBuf) release() {
 
 // newReadAhead reads ahead from f in requests of chunk bytes.
 func newReadAhead(f io.ReaderAt, chunk int) *readAhead {
-	return &readAhead{f: f, chunk: chunk, block: max(1, raBlock/chunk) * chunk, next: -1, eof: -1}
+	chunk = min(chunk, raBlock)
+	return &readAhead{f: f, chunk: chunk, block: raBlock / chunk * chunk, next: -1, eof: -1}
 }
 
 // ReadAt reads len(p) bytes at off, or up to the end of the file.
@@ -197,13 +198,8 @@ func (r *readAhead) slide(i int) {
 // start appends a block at off and reads it in the background. Called
 // with r.mu held.
 func (r *readAhead) start(off int64) {
-	var data []byte
-	if r.block <= raBlock {
-		data = (*blockPool.Get().(*[]byte))[:r.block]
-	} else {
-		data = make([]byte, r.block)
-	}
-	b := &raBuf{off: off, data: data, done: make(chan struct{})}
+	// block is at most raBlock: chunks are at most maxReadLength.
+	b := &raBuf{off: off, data: (*blockPool.Get().(*[]byte))[:r.block], done: make(chan struct{})}
 	b.refs.Store(2) // the window's and the read's
 	r.blocks = append(r.blocks, b)
 	r.wg.Add(1)
@@ -231,6 +227,11 @@ func (r *readAhead) close() {
 	r.wg.Wait()
 }
 
+// maxPieces bounds the requests one readAt has under way: a block is 32
+// of pkg/sftp's default requests, and a target that allows only small ones
+// must not get hundreds at once.
+const maxPieces = 32
+
 // readChunk is pkg/sftp's default packet size, which every SFTP server
 // accepts, and the smallest request size readAt is given.
 const readChunk = 32 << 10
@@ -251,10 +252,13 @@ func readAt(f io.ReaderAt, p []byte, off int64, chunk int) (int, error) {
 	}
 	pieces := make([]piece, (len(p)+chunk-1)/chunk)
 	var wg sync.WaitGroup
+	// At most maxPieces requests at once, however small the chunks.
+	busy := make(chan struct{}, maxPieces)
 	for i := range pieces {
+		busy <- struct{}{}
 		wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer func() { <-busy; wg.Done() }()
 			q := p[i*chunk : min(len(p), (i+1)*chunk)]
 			pieces[i].n, pieces[i].err = f.ReadAt(q, off+int64(i*chunk))
 		}()
