@@ -157,11 +157,9 @@ const (
 )
 
 func clampSize(cols, rows int) (int, int) {
-	if cols <= 0 {
-		cols = defaultCols
-	}
-	if rows <= 0 {
-		rows = defaultRows
+	if cols <= 0 || rows <= 0 {
+		// As the recording's header has it (recording.Header).
+		cols, rows = defaultCols, defaultRows
 	}
 	return min(max(cols, 2), MaxCols), min(rows, MaxRows)
 }

@@ -91,6 +91,9 @@ func TestUnknownSize(t *testing.T) {
 	if s.cols != 80 || s.rows != 24 {
 		t.Fatalf("a window change to 0x0 is emulated as %dx%d", s.cols, s.rows)
 	}
+	if s = newScreen(0, 50); s.cols != 80 || s.rows != 24 {
+		t.Fatalf("0x50 is emulated as %dx%d, not as the recording shows it (80x24)", s.cols, s.rows)
+	}
 	if s = newScreen(1, 1); s.cols != 2 || s.rows != 1 {
 		t.Fatalf("1x1 is emulated as %dx%d", s.cols, s.rows)
 	}
