@@ -76,53 +76,47 @@ func (s *Server) filterOut(c *call, f store.CommandFilter) (CommandFilterOut, er
 // for the whole list rather than once per filter.
 func (s *Server) filterOuts(c *call, fs []store.CommandFilter) ([]CommandFilterOut, error) {
 	ctx := c.ctx()
-	all := func(pick func(f *store.CommandFilter) []string) []string {
-		var ids []string
-		seen := map[string]bool{}
-		for i := range fs {
-			for _, id := range pick(&fs[i]) {
-				if !seen[id] {
-					seen[id] = true
-					ids = append(ids, id)
-				}
-			}
+	// ids gathers the members of one kind across the list.
+	ids := func(of func(f store.CommandFilter) []string) []string {
+		var out []string
+		for _, f := range fs {
+			out = append(out, of(f)...)
 		}
-		return ids
+		return out
 	}
-	kinds := []struct {
-		pick   func(f *store.CommandFilter) []string
-		out    func(o *CommandFilterOut) *[]NameRef
-		lookup func(ids []string) (map[string]string, error)
-	}{
-		{func(f *store.CommandFilter) []string { return f.Users }, func(o *CommandFilterOut) *[]NameRef { return &o.Users },
-			func(ids []string) (map[string]string, error) { return s.db.Usernames(ctx, ids) }},
-		{func(f *store.CommandFilter) []string { return f.UserGroups }, func(o *CommandFilterOut) *[]NameRef { return &o.UserGroups },
-			func(ids []string) (map[string]string, error) { return s.db.GroupNames(ctx, ids) }},
-		{func(f *store.CommandFilter) []string { return f.Assets }, func(o *CommandFilterOut) *[]NameRef { return &o.Assets },
-			func(ids []string) (map[string]string, error) { return s.db.AssetNamesByID(ctx, ids) }},
-		{func(f *store.CommandFilter) []string { return f.SystemUsers }, func(o *CommandFilterOut) *[]NameRef { return &o.SystemUsers },
-			func(ids []string) (map[string]string, error) { return s.db.SystemUserNames(ctx, ids) }},
-		{func(f *store.CommandFilter) []string { return f.CommandGroups }, func(o *CommandFilterOut) *[]NameRef { return &o.CommandGroups },
-			func(ids []string) (map[string]string, error) { return s.db.CommandGroupNames(ctx, ids) }},
+	users, err := s.db.Usernames(ctx, ids(func(f store.CommandFilter) []string { return f.Users }))
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.db.GroupNames(ctx, ids(func(f store.CommandFilter) []string { return f.UserGroups }))
+	if err != nil {
+		return nil, err
+	}
+	assets, err := s.db.AssetNamesByID(ctx, ids(func(f store.CommandFilter) []string { return f.Assets }))
+	if err != nil {
+		return nil, err
+	}
+	sysUsers, err := s.db.SystemUserNames(ctx, ids(func(f store.CommandFilter) []string { return f.SystemUsers }))
+	if err != nil {
+		return nil, err
+	}
+	cmdGroups, err := s.db.CommandGroupNames(ctx, ids(func(f store.CommandFilter) []string { return f.CommandGroups }))
+	if err != nil {
+		return nil, err
+	}
+	refs := func(ids []string, names map[string]string) []NameRef {
+		out := make([]NameRef, 0, len(ids))
+		for _, id := range ids {
+			out = append(out, NameRef{ID: id, Name: names[id]})
+		}
+		return out
 	}
 	out := make([]CommandFilterOut, len(fs))
 	for i, f := range fs {
 		out[i] = CommandFilterOut{ID: f.ID, Name: f.Name, Priority: f.Priority, Action: f.Action, IsActive: f.IsActive, Comment: f.Comment,
-			CreatedBy: f.CreatedBy, DateCreated: outTime(f.DateCreated)}
-	}
-	for _, k := range kinds {
-		names, err := k.lookup(all(k.pick))
-		if err != nil {
-			return nil, err
-		}
-		for i := range fs {
-			ids := k.pick(&fs[i])
-			refs := make([]NameRef, 0, len(ids))
-			for _, id := range ids {
-				refs = append(refs, NameRef{ID: id, Name: names[id]})
-			}
-			*k.out(&out[i]) = refs
-		}
+			CreatedBy: f.CreatedBy, DateCreated: outTime(f.DateCreated),
+			Users: refs(f.Users, users), UserGroups: refs(f.UserGroups, groups), Assets: refs(f.Assets, assets),
+			SystemUsers: refs(f.SystemUsers, sysUsers), CommandGroups: refs(f.CommandGroups, cmdGroups)}
 	}
 	return out, nil
 }

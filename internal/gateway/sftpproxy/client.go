@@ -118,10 +118,7 @@ func newClientOn(r io.Reader, w io.WriteCloser) (*Client, error) {
 // offers limits@openssh.com, asks for its limits. It returns the VERSION
 // packet whole and the payload size for reads and writes.
 func handshake(r io.Reader, w io.Writer) (version []byte, packet int, err error) {
-	init := binary.BigEndian.AppendUint32(nil, 5)
-	init = append(init, fxpInit)
-	init = binary.BigEndian.AppendUint32(init, sftpVersion)
-	if _, err := w.Write(init); err != nil {
+	if _, err := w.Write(frame(fxpInit, u32(sftpVersion))); err != nil {
 		return nil, 0, err
 	}
 	version, err = readHandshakePacket(r)
@@ -134,12 +131,7 @@ func handshake(r io.Reader, w io.Writer) (version []byte, packet int, err error)
 	if !offers(version[9:], limitsExt) {
 		return version, defaultPacket, nil
 	}
-	req := binary.BigEndian.AppendUint32(nil, uint32(1+4+4+len(limitsExt)))
-	req = append(req, fxpExtended)
-	req = binary.BigEndian.AppendUint32(req, limitsID)
-	req = binary.BigEndian.AppendUint32(req, uint32(len(limitsExt)))
-	req = append(req, limitsExt...)
-	if _, err := w.Write(req); err != nil {
+	if _, err := w.Write(frame(fxpExtended, u32(limitsID), str(limitsExt))); err != nil {
 		return nil, 0, err
 	}
 	reply, err := readHandshakePacket(r)
@@ -194,18 +186,6 @@ func offers(pairs []byte, ext string) bool {
 		pairs = rest
 	}
 	return false
-}
-
-// sshString splits an SSH string (uint32 length, bytes) off b.
-func sshString(b []byte) (s string, rest []byte, ok bool) {
-	if len(b) < 4 {
-		return "", nil, false
-	}
-	n := binary.BigEndian.Uint32(b)
-	if uint64(n) > uint64(len(b)-4) {
-		return "", nil, false
-	}
-	return string(b[4 : 4+n]), b[4+n:], true
 }
 
 var errHandshakePacket = errors.New("the target's sftp server sent a malformed packet")

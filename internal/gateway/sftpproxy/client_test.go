@@ -3,7 +3,6 @@ package sftpproxy
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/binary"
 	"io"
 	"net"
 	"slices"
@@ -97,11 +96,11 @@ func TestShortReplies(t *testing.T) {
 		// Straight reads of a block, and a download's reads through the
 		// read-ahead, as the server side makes them (255 KiB at a time).
 		got := make([]byte, len(want))
-		if n, err := readAt(f, got, 0, c.chunk()); n != len(want) || (err != nil && err != io.EOF) || !bytes.Equal(got, want) {
-			t.Fatalf("limits %v: readAt gave %d of %d bytes (%v), equal %v", withLimits, n, len(want), err, bytes.Equal(got, want))
+		if n, err := (splitReader{f, c.chunk()}).ReadAt(got, 0); n != len(want) || (err != nil && err != io.EOF) || !bytes.Equal(got, want) {
+			t.Fatalf("limits %v: a straight read gave %d of %d bytes (%v), equal %v", withLimits, n, len(want), err, bytes.Equal(got, want))
 		}
 		clear(got)
-		ra := newReadAhead(f, c.chunk())
+		ra := newReadAhead(splitReader{f, c.chunk()})
 		for off := 0; off < len(want); off += maxReadLength {
 			n, err := ra.ReadAt(got[off:min(off+maxReadLength, len(want))], int64(off))
 			if err != nil && err != io.EOF || n != min(maxReadLength, len(want)-off) {
@@ -164,12 +163,7 @@ func TestClientRequestSize(t *testing.T) {
 
 func TestPacketFromLimits(t *testing.T) {
 	reply := func(id uint32, packet, read, write uint64) []byte {
-		b := frame(fxpExtendedReply, u32(id))
-		for _, v := range []uint64{packet, read, write, 0} {
-			b = binary.BigEndian.AppendUint64(b, v)
-		}
-		binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-		return b
+		return frame(fxpExtendedReply, u32(id), u64(packet), u64(read), u64(write), u64(0))
 	}
 	for _, c := range []struct {
 		name  string

@@ -127,7 +127,7 @@ func TestReadAhead(t *testing.T) {
 	// middle of it is seen as random access and moves nothing further.
 	data := make([]byte, 16*raBlock)
 	src := &countingReader{r: bytes.NewReader(data)}
-	ra := newReadAhead(src, readChunk)
+	ra := newReadAhead(splitReader{src, readChunk})
 	buf := make([]byte, 32<<10)
 	for _, off := range []int64{0, 32 << 10, 3 * raBlock, 3*raBlock + 64<<10, 4 * raBlock} {
 		if n, err := ra.ReadAt(buf, off); n != len(buf) || err != nil {
@@ -147,7 +147,7 @@ func readAheadPass(t *testing.T, chunk, size int) {
 	data := make([]byte, size)
 	rand.Read(data)
 	src := &countingReader{r: bytes.NewReader(data)}
-	ra := newReadAhead(src, chunk)
+	ra := newReadAhead(splitReader{src, chunk})
 	// Eight workers take 32 KiB reads in order and run them at once,
 	// as pkg/sftp's server does, past the end as clients do.
 	got := make([]byte, size)
@@ -194,7 +194,7 @@ func randomReads(t *testing.T, rng *mrand.Rand) {
 	data := make([]byte, 8*raBlock)
 	rand.Read(data)
 	src := &countingReader{r: bytes.NewReader(data)}
-	ra := newReadAhead(src, readChunk)
+	ra := newReadAhead(splitReader{src, readChunk})
 	buf := make([]byte, 4096)
 	var asked int64
 	for range 50 {
@@ -229,20 +229,6 @@ func TestFromTarget(t *testing.T) {
 		t.Errorf("a file's end must stay io.EOF")
 	}
 }
-
-// frame builds an SFTP packet of type typ from its body.
-func frame(typ byte, body ...[]byte) []byte {
-	var b []byte
-	for _, p := range body {
-		b = append(b, p...)
-	}
-	out := binary.BigEndian.AppendUint32(nil, uint32(1+len(b)))
-	return append(append(out, typ), b...)
-}
-
-func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
-
-func str(s string) []byte { return append(u32(uint32(len(s))), s...) }
 
 func readFrame(t *testing.T, r io.Reader) (byte, []byte) {
 	t.Helper()

@@ -91,25 +91,50 @@ func (c *limitsConn) Read(p []byte) (int, error) {
 // limitsRequest reports whether body (an extended request after its type)
 // asks for limits@openssh.com, and its request id.
 func limitsRequest(body []byte) (uint32, bool) {
-	if len(body) < 8 {
+	if len(body) < 4 {
 		return 0, false
 	}
-	id, n := binary.BigEndian.Uint32(body), int(binary.BigEndian.Uint32(body[4:]))
-	return id, n == len(limitsExt) && len(body) >= 8+n && string(body[8:8+n]) == limitsExt
+	name, _, ok := sshString(body[4:])
+	return binary.BigEndian.Uint32(body), ok && name == limitsExt
 }
 
 // limitsReply says what the proxy accepts: packets up to pkg/sftp's
 // limit, reads and writes of maxReadLength, and any number of handles.
 func limitsReply(id uint32) []byte {
-	b := make([]byte, 4+1+4+4*8)
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
-	b[4] = fxpExtendedReply
-	binary.BigEndian.PutUint32(b[5:], id)
-	binary.BigEndian.PutUint64(b[9:], maxPacketLength)
-	binary.BigEndian.PutUint64(b[17:], maxReadLength)
-	binary.BigEndian.PutUint64(b[25:], maxReadLength)
-	binary.BigEndian.PutUint64(b[33:], 0)
+	return frame(fxpExtendedReply, u32(id), u64(maxPacketLength), u64(maxReadLength), u64(maxReadLength), u64(0))
+}
+
+// frame builds an SFTP packet (length, type, body) of type typ from the
+// pieces of its body.
+func frame(typ byte, body ...[]byte) []byte {
+	n := 0
+	for _, p := range body {
+		n += len(p)
+	}
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, 5+n), uint32(1+n))
+	b = append(b, typ)
+	for _, p := range body {
+		b = append(b, p...)
+	}
 	return b
+}
+
+func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// str is s as an SSH string: its length, then its bytes.
+func str(s string) []byte { return append(u32(uint32(len(s))), s...) }
+
+// sshString splits an SSH string (uint32 length, bytes) off b.
+func sshString(b []byte) (s string, rest []byte, ok bool) {
+	if len(b) < 4 {
+		return "", nil, false
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-4) {
+		return "", nil, false
+	}
+	return string(b[4 : 4+n]), b[4+n:], true
 }
 
 // reply writes a whole packet of our own between the server's frames.
@@ -187,14 +212,7 @@ func (c *limitsConn) written(n int, err error) {
 
 // withLimits returns a VERSION packet with the limits extension added.
 func withLimits(p []byte) []byte {
-	out := make([]byte, len(p), len(p)+4+len(limitsExt)+4+1)
-	copy(out, p)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(limitsExt)))
-	out = append(out, limitsExt...)
-	out = binary.BigEndian.AppendUint32(out, 1)
-	out = append(out, '1')
-	binary.BigEndian.PutUint32(out, uint32(len(out)-4))
-	return out
+	return frame(fxpVersion, p[5:], str(limitsExt), str("1"))
 }
 
 // Close closes the channel and releases anyone waiting to write.

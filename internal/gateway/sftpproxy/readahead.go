@@ -28,9 +28,8 @@ const (
 // more than without it. It is for handles opened only for reading: the
 // data it holds would go stale under writes through the same handle.
 type readAhead struct {
-	f      io.ReaderAt // the target file
-	chunk  int         // the size of one request to the target (readAt)
-	block  int         // the size of a block: whole chunks, about raBlock
+	f      splitReader // the target file
+	block  int         // the size of a block: whole requests, about raBlock
 	mu     sync.Mutex
 	blocks []*raBuf // the window: consecutive, ascending
 	next   int64    // the end of the first read; -1 before it
@@ -58,16 +57,14 @@ func (b *raBuf) release() {
 	if b.refs.Add(-1) == 0 {
 		data := b.data[:cap(b.data)]
 		b.data = nil
-		if len(data) == raBlock {
-			blockPool.Put(&data)
-		}
+		blockPool.Put(&data)
 	}
 }
 
-// newReadAhead reads ahead from f in requests of chunk bytes.
-func newReadAhead(f io.ReaderAt, chunk int) *readAhead {
-	chunk = min(chunk, raBlock)
-	return &readAhead{f: f, chunk: chunk, block: raBlock / chunk * chunk, next: -1, eof: -1}
+// newReadAhead reads ahead from f.
+func newReadAhead(f splitReader) *readAhead {
+	f.chunk = min(f.chunk, raBlock)
+	return &readAhead{f: f, block: raBlock / f.chunk * f.chunk, next: -1, eof: -1}
 }
 
 // ReadAt reads len(p) bytes at off, or up to the end of the file.
@@ -77,7 +74,7 @@ func (r *readAhead) ReadAt(p []byte, off int64) (int, error) {
 		pos := off + int64(n)
 		b := r.blockFor(pos, len(p)-n)
 		if b == nil {
-			m, err := readAt(r.f, p[n:], pos, r.chunk)
+			m, err := r.f.ReadAt(p[n:], pos)
 			return n + m, err
 		}
 		m, err := b.copyAt(p[n:], pos)
@@ -206,7 +203,7 @@ func (r *readAhead) start(off int64) {
 	go func() {
 		defer r.wg.Done()
 		defer b.release()
-		b.n, b.err = readAt(r.f, b.data, b.off, r.chunk)
+		b.n, b.err = r.f.ReadAt(b.data, b.off)
 		if b.err == io.EOF {
 			r.mu.Lock()
 			if r.eof < 0 || b.off+int64(b.n) < r.eof {
@@ -227,22 +224,29 @@ func (r *readAhead) close() {
 	r.wg.Wait()
 }
 
-// maxPieces bounds the requests one readAt has under way: a block is 32
+// maxPieces bounds the requests one splitReader read has under way: a block is 32
 // of pkg/sftp's default requests, and a target that allows only small ones
 // must not get hundreds at once.
 const maxPieces = 32
 
 // readChunk is pkg/sftp's default packet size, which every SFTP server
-// accepts, and the smallest request size readAt is given.
+// accepts, and the smallest request size a splitReader is given.
 const readChunk = 32 << 10
 
-// readAt fills p from f at off, up to the end of the file, in requests of
-// chunk bytes (at most the client's packet size) issued together.
-// pkg/sftp's own concurrent read of a buffer larger than a packet takes any
-// short reply for the end of the file, which holds for regular files but
-// not for pipes or /proc; a read of one packet carries on after short
-// replies, so reads are split here and the pieces joined with that in mind.
-func readAt(f io.ReaderAt, p []byte, off int64, chunk int) (int, error) {
+// splitReader reads a target file in requests of chunk bytes (at most the
+// client's packet size, Client.chunk) issued together. pkg/sftp's own
+// concurrent read of a buffer larger than a packet takes any short reply
+// for the end of the file, which holds for regular files but not for pipes
+// or /proc; a read of one packet carries on after short replies, so reads
+// are split here and the pieces joined with that in mind.
+type splitReader struct {
+	f     io.ReaderAt
+	chunk int
+}
+
+// ReadAt fills p from off, up to the end of the file.
+func (r splitReader) ReadAt(p []byte, off int64) (int, error) {
+	f, chunk := r.f, r.chunk
 	if len(p) <= chunk {
 		return f.ReadAt(p, off)
 	}

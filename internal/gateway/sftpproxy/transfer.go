@@ -111,10 +111,10 @@ func (d *digest) sum() string {
 type transfer struct {
 	s     *session
 	f     *sftp.File
-	ra    *readAhead // reads, for a handle opened only for reading
-	chunk int        // the size of one read request to the target
-	read  bool       // opened for reading
-	write bool       // opened for writing
+	src   io.ReaderAt // reads: ra, or the file in requests the target takes
+	ra    *readAhead  // for a handle opened only for reading
+	read  bool        // opened for reading
+	write bool        // opened for writing
 	down  transferLeg
 	up    transferLeg
 	ev    Event // Target, Path and At; Op, Size and the rest at close
@@ -133,21 +133,18 @@ type transferLeg struct {
 }
 
 func newTransfer(s *session, f *sftp.File, chunk int, ev Event, read, write bool) *transfer {
-	x := &transfer{s: s, f: f, chunk: chunk, read: read, write: write, ev: ev, appendFrom: -1}
+	x := &transfer{s: s, f: f, src: splitReader{f, chunk}, read: read, write: write, ev: ev, appendFrom: -1}
 	x.down.dig, x.up.dig = newDigest(), newDigest()
 	if read && !write {
-		x.ra = newReadAhead(f, chunk)
+		x.ra = newReadAhead(splitReader{f, chunk})
+		x.src = x.ra
 	}
 	return x
 }
 
 // ReadAt reads from the target file for the operator.
 func (x *transfer) ReadAt(p []byte, off int64) (n int, err error) {
-	if x.ra != nil {
-		n, err = x.ra.ReadAt(p, off)
-	} else {
-		n, err = readAt(x.f, p, off, x.chunk)
-	}
+	n, err = x.src.ReadAt(p, off)
 	if n > 0 {
 		x.down.dig.add(p[:n], off)
 		x.down.bytes.Add(int64(n))
