@@ -104,19 +104,12 @@ func (s *Server) filterOuts(c *call, fs []store.CommandFilter) ([]CommandFilterO
 	if err != nil {
 		return nil, err
 	}
-	refs := func(ids []string, names map[string]string) []NameRef {
-		out := make([]NameRef, 0, len(ids))
-		for _, id := range ids {
-			out = append(out, NameRef{ID: id, Name: names[id]})
-		}
-		return out
-	}
 	out := make([]CommandFilterOut, len(fs))
 	for i, f := range fs {
 		out[i] = CommandFilterOut{ID: f.ID, Name: f.Name, Priority: f.Priority, Action: f.Action, IsActive: f.IsActive, Comment: f.Comment,
 			CreatedBy: f.CreatedBy, DateCreated: outTime(f.DateCreated),
-			Users: refs(f.Users, users), UserGroups: refs(f.UserGroups, groups), Assets: refs(f.Assets, assets),
-			SystemUsers: refs(f.SystemUsers, sysUsers), CommandGroups: refs(f.CommandGroups, cmdGroups)}
+			Users: nameRefs(f.Users, users), UserGroups: nameRefs(f.UserGroups, groups), Assets: nameRefs(f.Assets, assets),
+			SystemUsers: nameRefs(f.SystemUsers, sysUsers), CommandGroups: nameRefs(f.CommandGroups, cmdGroups)}
 	}
 	return out, nil
 }

@@ -78,7 +78,7 @@ func (s *Server) assetOut(c *call, as []store.Asset) ([]AssetOut, error) {
 	out := make([]AssetOut, len(as))
 	for i, a := range as {
 		o := AssetOut{ID: a.ID, Name: a.Name, Hostname: a.Name, IP: a.IP, Platform: PlatformRef{a.PlatformID, platforms[a.PlatformID]},
-			Protocols: a.Protocols, Nodes: []NameRef{}, Labels: a.Labels, IsActive: a.IsActive, Comment: a.Comment,
+			Protocols: a.Protocols, Nodes: nameRefs(a.Nodes, names), Labels: a.Labels, IsActive: a.IsActive, Comment: a.Comment,
 			CreatedBy: a.CreatedBy, DateCreated: outTime(a.DateCreated), DateUpdated: outTime(a.DateUpdated)}
 		for _, p := range a.Protocols {
 			if p.Name == "ssh" {
@@ -88,9 +88,6 @@ func (s *Server) assetOut(c *call, as []store.Asset) ([]AssetOut, error) {
 		}
 		if o.Port == 0 && len(a.Protocols) > 0 {
 			o.Port = a.Protocols[0].Port
-		}
-		for _, n := range a.Nodes {
-			o.Nodes = append(o.Nodes, NameRef{ID: n, Name: names[n]})
 		}
 		out[i] = o
 	}

@@ -73,19 +73,12 @@ func (s *Server) permOut(c *call, ps []store.Permission) ([]PermissionOut, error
 			return nil, err
 		}
 	}
-	refs := func(ids []string, names map[string]string) []NameRef {
-		out := make([]NameRef, 0, len(ids))
-		for _, id := range ids {
-			out = append(out, NameRef{ID: id, Name: names[id]})
-		}
-		return out
-	}
 	now := s.now()
 	out := make([]PermissionOut, len(ps))
 	for i, p := range ps {
 		valid := p.IsActive && (p.DateStart.IsZero() || !now.Before(p.DateStart)) && (p.DateExpired.IsZero() || now.Before(p.DateExpired))
-		out[i] = PermissionOut{ID: p.ID, Name: p.Name, Users: refs(p.Users, maps[0]), UserGroups: refs(p.UserGroups, maps[1]),
-			Assets: refs(p.Assets, maps[2]), Nodes: refs(p.Nodes, maps[3]), SystemUsers: refs(p.SystemUsers, maps[4]),
+		out[i] = PermissionOut{ID: p.ID, Name: p.Name, Users: nameRefs(p.Users, maps[0]), UserGroups: nameRefs(p.UserGroups, maps[1]),
+			Assets: nameRefs(p.Assets, maps[2]), Nodes: nameRefs(p.Nodes, maps[3]), SystemUsers: nameRefs(p.SystemUsers, maps[4]),
 			Actions: p.Actions, DateStart: outTime(p.DateStart), DateExpired: outTime(p.DateExpired), IsActive: p.IsActive,
 			IsValid: valid, Comment: p.Comment, CreatedBy: p.CreatedBy, DateCreated: outTime(p.DateCreated), DateUpdated: outTime(p.DateUpdated)}
 		if out[i].Actions == nil {

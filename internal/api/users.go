@@ -37,6 +37,16 @@ type NameRef struct {
 	Name string `json:"name"`
 }
 
+// nameRefs pairs ids with their names from names (looked up once for a
+// whole list); an empty list is [] in JSON, never null.
+func nameRefs(ids []string, names map[string]string) []NameRef {
+	out := make([]NameRef, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, NameRef{ID: id, Name: names[id]})
+	}
+	return out
+}
+
 // UserIn is the body of user create and update requests.
 type UserIn struct {
 	Username    *string   `json:"username"`
@@ -72,11 +82,8 @@ func (s *Server) userOut(c *call, users []store.User) ([]UserOut, error) {
 	for i, u := range users {
 		o := UserOut{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, Phone: u.Phone, Role: u.Role,
 			IsActive: u.IsActive, IsLocked: !u.LockedUntil.IsZero() && now.Before(u.LockedUntil), MFAEnabled: u.OTPEnabled,
-			DateExpired: outTime(u.DateExpired), LastLogin: outTime(u.LastLogin), Groups: []NameRef{}, PublicKeys: []string{},
+			DateExpired: outTime(u.DateExpired), LastLogin: outTime(u.LastLogin), Groups: nameRefs(u.Groups, names), PublicKeys: []string{},
 			Comment: u.Comment, CreatedBy: u.CreatedBy, DateCreated: outTime(u.DateCreated), DateUpdated: outTime(u.DateUpdated)}
-		for _, g := range u.Groups {
-			o.Groups = append(o.Groups, NameRef{ID: g, Name: names[g]})
-		}
 		for _, k := range u.PublicKeys {
 			o.PublicKeys = append(o.PublicKeys, k.Line)
 		}
@@ -125,11 +132,8 @@ func (s *Server) groupOut(c *call, gs []store.Group) ([]GroupOut, error) {
 	}
 	out := make([]GroupOut, len(gs))
 	for i, g := range gs {
-		o := GroupOut{ID: g.ID, Name: g.Name, Comment: g.Comment, Users: []NameRef{}, UsersAmount: len(g.Users),
+		o := GroupOut{ID: g.ID, Name: g.Name, Comment: g.Comment, Users: nameRefs(g.Users, names), UsersAmount: len(g.Users),
 			CreatedBy: g.CreatedBy, DateCreated: outTime(g.DateCreated)}
-		for _, u := range g.Users {
-			o.Users = append(o.Users, NameRef{ID: u, Name: names[u]})
-		}
 		out[i] = o
 	}
 	return out, nil
