@@ -938,6 +938,24 @@ func TestTargetKeepaliveAnsweredByGateway(t *testing.T) {
 	}
 }
 
+// A shared target connection outlives the session that opened it, rekeys
+// included: the host key is checked again at every key exchange.
+func TestSharedConnectionRekeysAfterItsFirstSession(t *testing.T) {
+	e := newEnv(t, sshtest.WithConfig("RekeyLimit 64K"))
+	s1, p1 := shellOn(t, e, "alice", alicePassword)
+	s2, p2 := shellOn(t, e, "alice", alicePassword)
+	if p1 != p2 {
+		t.Fatalf("the two sessions do not share a target connection (%s, %s)", p1, p2)
+	}
+	s1.SendLine("exit")
+	s1.WaitTimeout(10 * time.Second)
+	// Far more than the rekey limit, so the target rekeys several times.
+	s2.SendLine("head -c 300000 /dev/zero | tr '\\0' x | fold -w 100; echo done-$((6 * 7))")
+	s2.Expect(`done-42`, 30*time.Second)
+	s2.SendLine("exit")
+	s2.WaitTimeout(10 * time.Second)
+}
+
 // Two operators allowed the same target as the same system user never
 // share a connection to it.
 func TestOperatorsDoNotShareTargetConnections(t *testing.T) {

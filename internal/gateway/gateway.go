@@ -566,11 +566,15 @@ func (s *Server) openSession(ctx context.Context, user User, asset Asset, su Sys
 // the pin, and drops the credential once it is used.
 func (s *Server) dial(ctx context.Context, user User, asset Asset, c *Connection) (*sshproxy.Client, error) {
 	algos := hostKeyAlgos(s.core.PinnedKeyType(ctx, asset.ID, c.Address))
+	// The callback runs at every key exchange of the connection, rekeys
+	// included, for as long as it lives: on a shared connection that is
+	// past the end of the session that dialled it.
+	pinCtx := context.WithoutCancel(ctx)
 	client, err := sshproxy.Dial(ctx, sshproxy.Target{
 		Address: c.Address, Username: c.Credential.Username, Password: c.Credential.Password, PrivateKey: c.Credential.PrivateKey,
 		HostKeyAlgos: algos,
 		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
-			if err := s.core.PinHostKey(ctx, asset.ID, c.Address, key); err != nil {
+			if err := s.core.PinHostKey(pinCtx, asset.ID, c.Address, key); err != nil {
 				s.cfg.Logger.Warn("target host key refused", "asset", asset.Name, "address", c.Address,
 					"offered", ssh.FingerprintSHA256(key), "user", user.Username, "err", err)
 				return sshproxy.HostKeyRefused(err)

@@ -86,6 +86,11 @@ func Dial(ctx context.Context, t Target) (*Client, error) {
 		return nil, loginErr(err, t.Address)
 	}
 	nc.SetDeadline(time.Time{})
+	// x/crypto keeps a copy of the config for rekeys, sharing the list of
+	// auth methods; the login is done, so the methods (which hold the
+	// password and the key) are let go rather than kept for the life of
+	// the connection.
+	clear(auth)
 	// The target's channel opens and global requests (keepalives, with
 	// ClientAliveInterval) are refused by one goroutine of ours instead of
 	// the two ssh.NewClient would start.
