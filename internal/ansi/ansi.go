@@ -9,8 +9,9 @@ package ansi
 
 // SkipEscape returns the index just past the escape sequence that starts
 // at p[i] (an ESC): CSI (ESC [ ... final byte), SS3 (ESC O and a byte),
-// OSC and the other strings (ESC ] ... BEL or ESC \), or ESC and one byte
-// (Alt and a key). A sequence cut short by the end of p ends there.
+// OSC and the other strings (ESC ] ... BEL or ESC \), or ESC, any
+// intermediate bytes and one final byte (Alt and a key, ESC ( B, ESC # 8).
+// A sequence cut short by the end of p ends there.
 func SkipEscape(p []byte, i int) int {
 	i++
 	if i >= len(p) {
@@ -37,7 +38,10 @@ func SkipEscape(p []byte, i int) int {
 		}
 		return i
 	}
-	return i + 1
+	for i < len(p) && p[i] >= 0x20 && p[i] <= 0x2f {
+		i++ // intermediate bytes
+	}
+	return min(i+1, len(p))
 }
 
 // IsControl reports whether b is a C0 control character or DEL.

@@ -14,6 +14,9 @@ func TestAppendText(t *testing.T) {
 		{"a\x1b[Ab\x1bOBc\x1bxd", "abcd"},
 		{"\u4e2d\u6587\x7f", "\u4e2d\u6587"},
 		{"\x1b[12", ""},
+		{"\x1b(B\x1b[mls", "ls"}, // tput sgr0: a character set, then SGR
+		{"\x1b#8x", "x"},
+		{"\x1b(", ""},
 	}
 	for _, c := range cases {
 		if got := AppendText(nil, []byte(c.in), len(c.in)); string(got) != c.want {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/postern/postern/internal/ansi"
@@ -37,28 +38,27 @@ type heldKeys struct {
 // holdLocked holds input back when it carries text and the terminal has
 // yet to show whether it echoes it. It reports whether p was taken.
 func (r *Recorder) holdLocked(now time.Duration, p []byte) bool {
-	if !r.opt.HideUnechoed {
+	if !r.opt.HideUnechoed || r.inputOff {
 		return false
 	}
-	if len(r.held) == 0 {
-		if !hasText(p) {
-			return false // control keys only: nothing to hide
-		}
-		r.heldAtPrompt = secretPrompt(r.lastLine)
+	if len(r.held) == 0 && !hasText(p) {
+		return false // control keys only: nothing to hide
 	}
 	r.held = append(r.held, heldKeys{at: now, data: bytes.Clone(p)})
 	r.heldSize += len(p)
 	if r.heldSize > maxHeld {
-		r.releaseLocked(now, false)
+		r.releaseLocked(now, false, nil)
 	}
 	return true
 }
 
 // releaseLocked records the held keys: as typed when the terminal echoed
 // them or they were not typed at a password prompt, else without their
-// text and with a marker saying so.
-func (r *Recorder) releaseLocked(now time.Duration, echoed bool) {
-	hide := !echoed && r.heldAtPrompt
+// text and with a marker saying so. The keys were typed at the line the
+// cursor is on (lastLine); keys typed ahead of an answer meet the line
+// that answer leads to, next (nil when there is none).
+func (r *Recorder) releaseLocked(now time.Duration, echoed bool, next []byte) {
+	hide := !echoed && len(r.held) > 0 && (secretPrompt(r.lastLine) || r.heldAhead && next != nil && secretPrompt(next))
 	left := 0
 	for _, h := range r.held {
 		data := h.data
@@ -68,14 +68,14 @@ func (r *Recorder) releaseLocked(now time.Duration, echoed bool) {
 		}
 		r.inputLocked(h.at, data)
 	}
-	if left > 0 {
+	if left > 0 && !r.inputOff {
 		r.buf = appendEventStart(r.buf, now, KindMarker)
 		r.buf = strconv.AppendInt(r.buf, int64(left), 10)
 		r.buf = append(r.buf, " characters typed without echo at a password prompt left out"...)
 		r.buf = append(r.buf, eventEnd...)
 	}
 	clear(r.held)
-	r.held, r.heldSize = r.held[:0], 0
+	r.held, r.heldSize, r.heldAhead = r.held[:0], 0, false
 }
 
 // outputSeenLocked settles the held keys with the terminal's next output,
@@ -84,30 +84,33 @@ func (r *Recorder) outputSeenLocked(now time.Duration, p []byte) {
 	if !r.opt.HideUnechoed {
 		return
 	}
-	typedAhead := false
 	if len(r.held) > 0 {
 		var typed []byte
 		for _, h := range r.held {
 			typed = append(typed, h.data...)
 		}
-		switch {
-		case !echoes(p, typed):
-			r.releaseLocked(now, false)
+		switch m := echoed(p, typed); {
+		case m < 0:
+			r.releaseLocked(now, false, lineAfter(r.lastLine, p))
 		default:
-			// Echoed: recorded as typed up to the first Enter. Keys
-			// after it were typed ahead of what this output leads to
-			// (sudo's prompt, say) and wait for the output after it.
+			// Echoed: recorded as typed as far as the echo went, and
+			// at most up to the first Enter. Keys after it were typed
+			// ahead of what this output leads to (sudo's prompt, say)
+			// and wait for the output after it.
 			k := bytes.IndexAny(typed, "\r\n")
-			if k < 0 || k == len(typed)-1 {
-				r.releaseLocked(now, true)
-			} else {
+			switch {
+			case m < k:
+				r.releasePrefixLocked(m) // a partial echo: the rest waits
+			case k < 0 || k == len(typed)-1:
+				r.releaseLocked(now, true, nil)
+			default:
 				r.releasePrefixLocked(k + 1)
-				typedAhead = true
-				// Recorded after this output, so not at an earlier
-				// time: event times never decrease.
-				for i := range r.held {
-					r.held[i].at = now
-				}
+				r.heldAhead = true
+			}
+			// Recorded after this output, so not at an earlier time:
+			// event times never decrease.
+			for i := range r.held {
+				r.held[i].at = now
 			}
 		}
 	}
@@ -125,9 +128,14 @@ func (r *Recorder) outputSeenLocked(now time.Duration, p []byte) {
 		}
 		r.lastLine = append(r.lastLine, p...)
 	}
-	if typedAhead {
-		r.heldAtPrompt = secretPrompt(r.lastLine)
+}
+
+// lineAfter is the line the cursor is on after out, which followed line.
+func lineAfter(line, out []byte) []byte {
+	if i := bytes.LastIndexByte(out, '\n'); i >= 0 {
+		return out[i+1:]
 	}
+	return append(line[:len(line):len(line)], out...)
 }
 
 // releasePrefixLocked records the first n bytes of the held keys as typed
@@ -152,15 +160,16 @@ func (r *Recorder) releasePrefixLocked(n int) {
 const maxLine = 256
 
 // secretPrompt reports whether line, the output since the last line feed,
-// ends in what looks like a password prompt.
+// ends in what looks like a password prompt: it ends with a colon, or
+// names a password, passphrase, secret, token or PIN as a word of its own
+// (not "ping" or "compass" in a shell prompt).
 func secretPrompt(line []byte) bool {
 	text := strings.TrimRight(string(textOnly(line)), " ")
 	if strings.HasSuffix(text, ":") {
 		return true
 	}
-	lower := strings.ToLower(text)
-	for _, w := range []string{"pass", "secret", "token", "pin"} {
-		if strings.Contains(lower, w) {
+	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(c rune) bool { return !unicode.IsLetter(c) }) {
+		if strings.HasPrefix(w, "pass") || w == "secret" || w == "token" || w == "pin" {
 			return true
 		}
 	}
@@ -178,28 +187,41 @@ func hasText(p []byte) bool {
 // characters and escape sequences.
 func textOnly(p []byte) []byte { return ansi.AppendText(nil, p, len(p)) }
 
-// echoes reports whether out, the terminal's output after keys were typed,
-// shows them: its text before any control character (escape sequences,
-// such as colours, aside) starts as the text typed does, over the length
-// of the shorter. A password prompt's answer (a line feed, a message) does
-// not, nor does a prompt drawn after keys typed ahead of it.
-func echoes(out, typed []byte) bool {
-	want := textOnly(typed)
-	var got []byte
-scan:
-	for i := 0; i < len(out) && len(got) < len(want); {
-		switch b := out[i]; {
-		case b == 0x1b:
-			i = ansi.SkipEscape(out, i)
-		case ansi.IsControl(b):
-			break scan
-		default:
-			got = append(got, b)
-			i++
+// echoed reports how far out, the terminal's output after keys were
+// typed, shows them: its text before any control character (escape
+// sequences, such as colours, aside) must be the text typed, or the start
+// of it; echoed returns how many bytes of typed that text covers, or -1
+// when out shows none of it or something else. A password prompt's answer (a
+// line feed, a message) does not, nor does a prompt drawn after keys typed
+// ahead of it.
+func echoed(out, typed []byte) int {
+	i, j, n := 0, 0, -1
+	for i < len(out) && j < len(typed) {
+		// The next character typed, past control keys and sequences.
+		for j < len(typed) && (typed[j] == 0x1b || ansi.IsControl(typed[j])) {
+			if typed[j] == 0x1b {
+				j = ansi.SkipEscape(typed, j)
+			} else {
+				j++
+			}
 		}
+		if j == len(typed) {
+			break
+		}
+		// The next character shown.
+		for i < len(out) && out[i] == 0x1b {
+			i = ansi.SkipEscape(out, i)
+		}
+		if i == len(out) || ansi.IsControl(out[i]) {
+			break
+		}
+		if out[i] != typed[j] {
+			return -1 // text that is not what was typed: no echo
+		}
+		i, j = i+1, j+1
+		n = j
 	}
-	n := min(len(got), len(want))
-	return n > 0 && bytes.Equal(got[:n], want[:n])
+	return n
 }
 
 // controlKeys returns p without its text: control characters and escape

@@ -69,6 +69,12 @@ func TestUnechoedInputLeftOut(t *testing.T) {
 		{"prompt ending a long line in pieces", []step{{out: strings.Repeat("y", 250)}, {out: "Password: "}, {in: "pw\r"}, {out: "\r\n"}}, "\r"},
 		{"stty -echo at a shell prompt is recorded", []step{{out: "$ "}, {in: "rm -rf /data\r"}, {out: "\r\n$ "}}, "rm -rf /data\r"},
 		{"password in a full-screen multiplexer", []step{{out: "\x1b[?1049h\x1b[5;1H[sudo] password for ops: "}, {in: "pw"}, {in: "\r"}, {out: "\x1b[6;1H"}}, "\r"},
+		// sudo prints its prompt after the shell's echo has gone out.
+		{"typed ahead, echo and prompt apart", []step{{out: "$ "}, {in: "sudo id\r"}, {in: "s3cret\r"},
+			{out: "sudo id\r\n"}, {out: "[sudo] password for ops: "}, {out: "\r\n"}, {out: "uid=0(root)\r\n$ "}}, "sudo id\r\r"},
+		{"typed ahead, echo in pieces", []step{{out: "$ "}, {in: "sudo id\rs3cret\r"},
+			{out: "s"}, {out: "udo id\r\n"}, {out: "[sudo] password for ops: "}, {out: "\r\n"}}, "sudo id\r\r"},
+		{"a host named ping is no PIN prompt", []step{{out: "ops@ping-gw % "}, {in: "ls\r"}, {out: "\r\r\n"}}, "ls\r"},
 	}...)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -82,6 +88,14 @@ func TestUnechoedInputLeftOut(t *testing.T) {
 		evs := record(t, Options{HideUnechoed: true, MergeWithin: -1}, sudo)
 		if got := dataOf(evs, KindMarker); got != "7 characters typed without echo at a password prompt left out" {
 			t.Fatalf("marker %q", got)
+		}
+	})
+	t.Run("nothing held or marked past the size limit", func(t *testing.T) {
+		long := strings.Repeat("a", 25)
+		evs := record(t, Options{HideUnechoed: true, MergeWithin: -1, MaxBytes: 10},
+			[]step{{out: "$ "}, {in: long}, {out: long}, {out: "Password: "}, {in: "pw\r"}, {out: "\r\n"}})
+		if got := dataOf(evs, KindMarker); got != "" {
+			t.Fatalf("marker %q after input recording stopped", got)
 		}
 	})
 	t.Run("off records all", func(t *testing.T) {
@@ -122,14 +136,14 @@ func FuzzUnechoedMask(f *testing.F) {
 		// Typed text echoed as it is, however the keys came, is an echo;
 		// the answer to a password (a line feed first) never is.
 		if text := textOnly(in); len(text) > 0 {
-			if !echoes(text, in) {
+			if echoed(text, in) < 0 {
 				t.Fatalf("%q is not seen as the echo of %q", text, in)
 			}
-			if echoes(append([]byte("\r\n"), text...), in) {
+			if echoed(append([]byte("\r\n"), text...), in) >= 0 {
 				t.Fatalf("a line feed before %q is taken for an echo", text)
 			}
 		}
-		echoes(out, in)
+		echoed(out, in)
 		secretPrompt(out)
 	})
 }

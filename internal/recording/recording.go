@@ -190,10 +190,10 @@ type Recorder struct {
 	// (HideUnechoed): the keys, their size, whether they were typed at
 	// what looks like a password prompt, and the output since the last
 	// line feed (the line the cursor is on).
-	held         []heldKeys
-	heldSize     int
-	heldAtPrompt bool
-	lastLine     []byte
+	held      []heldKeys
+	heldSize  int
+	heldAhead bool // the held keys were typed ahead of an echoed Enter
+	lastLine  []byte
 
 	writing bool  // the writer runs (started by record, ends when idle)
 	err     error // first write error; events are dropped after it
@@ -435,7 +435,7 @@ func (r *Recorder) Resize(cols, rows int) {
 	if !r.waitLocked() {
 		return
 	}
-	r.releaseLocked(time.Since(r.start), false) // typed before the resize; no echo seen
+	r.releaseLocked(time.Since(r.start), false, nil) // typed before the resize; no echo seen
 	r.open = false
 	if r.inputOff {
 		// Past the hard limit nothing more is written, or a client
@@ -596,7 +596,7 @@ func (r *Recorder) Close() error {
 
 func (r *Recorder) finish() error {
 	r.mu.Lock()
-	r.releaseLocked(time.Since(r.start), false) // never echoed: the session ended first
+	r.releaseLocked(time.Since(r.start), false, nil) // never echoed: the session ended first
 	now := time.Since(r.start)
 	if r.out.n > 0 {
 		r.buf = appendEventStart(r.buf, now, KindOutput)
