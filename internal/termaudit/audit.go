@@ -74,14 +74,14 @@ type enter struct {
 	redraws    uint64 // screen.redraws then
 	at         time.Time
 	cols, rows int
-	// silent: no output came from the line's first key to this Enter, so
-	// the keys may not have been echoed at all (a password at a read -s
-	// prompt); typed is the start of their text. When the line the shell
-	// answers the Enter on does not begin with it, the Enter submitted no
-	// command line: what the screen shows after the prompt is output.
-	// (Keys that were echoed, late as with a paste, begin the line.)
-	silent bool
-	typed  []byte
+	// typed is set when no output came from the line's first key to this
+	// Enter and the keys were plain text (no editing keys), so they may
+	// not have been echoed at all (a password at a read -s prompt): it is
+	// the start of their text. When the line the shell answers the Enter
+	// on does not hold it, the Enter submitted no command line: what the
+	// screen shows after the prompt is output. (Keys that were echoed,
+	// late as with a paste, are on the line.)
+	typed string
 }
 
 // Auditor turns the two byte streams of an interactive terminal session
@@ -104,6 +104,7 @@ type Auditor struct {
 	lastCR        bool       // the last input byte was a CR
 	inPaste       bool       // in a bracketed paste
 	lineText      []byte     // the start of the text typed on the current line
+	lineEdited    bool       // the current line's keys include control keys
 	lineOutput    bool       // output came since the current line's first key
 
 	partial       []string // lines of a command the shell still reads
@@ -356,7 +357,7 @@ func (a *Auditor) keys() {
 // the cursor now is the prompt the shell is waiting at.
 func (a *Auditor) startLine(start int64, line, left string) {
 	a.inLine = true
-	a.lineText, a.lineOutput = a.lineText[:0], false
+	a.lineText, a.lineEdited, a.lineOutput = a.lineText[:0], false, false
 	if len(a.pending) > 0 && a.outSinceEnter && strings.TrimSpace(a.primary) != "" &&
 		left == a.primary && line == strings.TrimRight(a.primary, " ") {
 		// The shell waits at a fresh prompt of its usual kind: it has
@@ -385,9 +386,16 @@ func (a *Auditor) startLine(start int64, line, left string) {
 const maxLineText = 64
 
 // noteText keeps the start of the printable text of keys typed on the
-// current line.
+// current line, and whether they held editing keys, while no output has
+// come since its first key (after that, nothing reads them).
 func (a *Auditor) noteText(keys []byte) {
+	if a.lineOutput {
+		return
+	}
 	a.lineText = ansi.AppendText(a.lineText, keys, maxLineText)
+	if !a.lineEdited && bytes.ContainsFunc(keys, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		a.lineEdited = true
+	}
 }
 
 // rightPrompt returns the text right of the cursor on the logical line at
@@ -474,8 +482,8 @@ func (a *Auditor) enter() {
 	}
 	e := enter{prompt: a.prompt, left: left, line: start, redraws: a.scr.redraws,
 		at: a.now(), cols: a.scr.cols, rows: a.scr.rows}
-	if !a.lineOutput && len(a.lineText) > 0 {
-		e.silent, e.typed = true, append([]byte(nil), a.lineText...)
+	if !a.lineOutput && !a.lineEdited && len(a.lineText) > 0 {
+		e.typed = string(a.lineText)
 	}
 	a.setPending(append(a.pending, e))
 	a.inLine = false
@@ -545,7 +553,7 @@ func (a *Auditor) leave() {
 	}
 	a.excerptUpTo(a.scr.pos)
 	a.setPending(a.pending[1:])
-	if e.silent && !strings.HasPrefix(cmd, string(e.typed)) {
+	if e.typed != "" && !strings.Contains(cmd, e.typed) {
 		// Typed without echo (a password): the line holds output.
 		cmd = ""
 	}

@@ -578,3 +578,16 @@ func TestUnechoedAnswerOnThePromptLine(t *testing.T) {
 	f.out("\r\nafter\r\n$ ")
 	f.want("read -rsp 'Secret: ' s; echo got-${#s}", "echo after")
 }
+
+// A line typed in one write with editing keys in it (a fast typist on a
+// slow link, a paste, a macro) is a command even though no output came
+// before its Enter: what the shell runs is not the raw text typed.
+func TestEditedLineInOneWrite(t *testing.T) {
+	f := newFake(t, 80, 24)
+	f.out("$ ")
+	f.in("X\x7frm -rf /data\r")
+	f.out("X\b\x1b[Krm -rf /data\r\n$ ")
+	f.in("-rf /tmp/x\x01rm \r")
+	f.out("-rf /tmp/x\r$ rm -rf /tmp/x\r\n$ ")
+	f.want("rm -rf /data", "rm -rf /tmp/x")
+}
