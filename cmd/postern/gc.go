@@ -44,7 +44,9 @@ func keepHeapFloor() {
 		{Name: "/gc/heap/allocs:bytes"}}
 	current := steadyPercent
 	debug.SetGCPercent(current)
-	last, lastAllocs := time.Now(), uint64(0)
+	// Allocations count from here, not from the start of the process.
+	metrics.Read(m)
+	last, lastAllocs := time.Now(), m[3].Value.Uint64()
 	var arm func()
 	arm = func() {
 		// A pointer-holding object, never from the tiny allocator, so

@@ -483,11 +483,11 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 	s.track(c.SessionID, live)
 	defer s.untrack(c.SessionID)
 	var hooks sshproxy.Hooks
+	term, cols, rows, isPty := ptyOf(setups)
 	if s.cfg.RecordingsDir != "" {
 		h := recording.Header{Title: user.Username + " on " + asset.Name + " as " + su.Name, Env: map[string]string{"SHELL": "/bin/sh"}}
-		t, cols, rows, isPty := ptyOf(setups)
 		if isPty {
-			h.Width, h.Height, h.Env["TERM"] = cols, rows, t
+			h.Width, h.Height, h.Env["TERM"] = cols, rows, term
 		}
 		// What a terminal does not echo (passwords typed at prompts on the
 		// target) stays out of the recorded input.
@@ -514,7 +514,7 @@ func (s *Server) proxy(ctx context.Context, conn *ssh.ServerConn, user User, ass
 		}
 	}
 	var cmds *commandAudit
-	if _, cols, rows, isPty := ptyOf(setups); isPty && exec == "" {
+	if isPty && exec == "" {
 		cmds = s.auditCommands(ctx, c.SessionID, cols, rows, ch, rec)
 		// The emulator is fed by the watch hook, so that watchers join on
 		// its screen.

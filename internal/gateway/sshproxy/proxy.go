@@ -324,7 +324,8 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 	}()
 	// Requests both ways, in one goroutine: the operator's (window-change,
 	// signal, keepalives, ...) to the target, the target's (exit-status,
-	// exit-signal) back; the target's keepalives are answered here.
+	// exit-signal) back; the target's questions (keepalives) are answered
+	// here.
 	// Requests wanting an answer are forwarded by a goroutine of their
 	// own, so that waiting for the answer never holds up the other
 	// direction.
@@ -349,17 +350,17 @@ func Bridge(ctx context.Context, up ssh.Channel, upReqs <-chan *ssh.Request, dow
 					close(reqDone)
 					continue
 				}
-				if r.Type == "keepalive@openssh.com" {
-					// The target asks whether its client, the gateway,
-					// is alive (ClientAliveInterval); it asks on a
-					// session channel but means the connection, which
-					// other sessions may share. The gateway answers as
-					// OpenSSH's client does: with a failure, which is
-					// an answer. The operator's liveness is the
-					// gateway's own keepalive's business.
-					if r.WantReply {
-						r.Reply(false, nil)
-					}
+				if r.WantReply {
+					// The target asks its client, the gateway; what it
+					// sends a session for the operator (exit-status,
+					// exit-signal) wants no answer. The one it does ask
+					// (keepalive@openssh.com, ClientAliveInterval) is
+					// about the connection, which other sessions may
+					// share, and must not wait on this operator. The
+					// gateway answers as OpenSSH's client does: with a
+					// failure, which is an answer. The operator's
+					// liveness is the gateway's own keepalive's business.
+					r.Reply(false, nil)
 					continue
 				}
 				mu.Lock()

@@ -164,14 +164,3 @@ func (l *Lease) Close() {
 		}
 	})
 }
-
-// connections returns how many target connections the pool holds.
-func (p *Pool) connections() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for _, l := range p.conns {
-		n += len(l)
-	}
-	return n
-}

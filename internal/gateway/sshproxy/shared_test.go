@@ -82,3 +82,14 @@ func TestPoolGivesUpOnASilentTarget(t *testing.T) {
 		t.Fatalf("%d connections kept after the sessions failed", n)
 	}
 }
+
+// connections returns how many target connections the pool holds.
+func (p *Pool) connections() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, l := range p.conns {
+		n += len(l)
+	}
+	return n
+}
