@@ -12,9 +12,10 @@ import (
 )
 
 // silentTarget returns a dial function for an in-process SSH server that
-// logs clients in and then never answers a channel open, as a target
-// whose connection has half died, and the number of dials made.
-func silentTarget(t *testing.T) (func() (*Client, error), *int) {
+// logs clients in and then never answers a channel open (after the first,
+// with answerFirst), as a target whose connection has half died, and the
+// number of dials made.
+func silentTarget(t *testing.T, answerFirst bool) (func() (*Client, error), *int) {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, err := ssh.NewSignerFromKey(priv)
@@ -37,8 +38,16 @@ func silentTarget(t *testing.T) (func() (*Client, error), *int) {
 			t.Cleanup(func() { nc.Close() })
 			go func() {
 				// Logged in, then nothing: channel opens are never read.
-				if _, _, reqs, err := ssh.NewServerConn(nc, cfg); err == nil {
-					go ssh.DiscardRequests(reqs)
+				_, chans, reqs, err := ssh.NewServerConn(nc, cfg)
+				if err != nil {
+					return
+				}
+				go ssh.DiscardRequests(reqs)
+				if answerFirst {
+					if ch, r, err := (<-chans).Accept(); err == nil {
+						go ssh.DiscardRequests(r)
+						t.Cleanup(func() { ch.Close() })
+					}
 				}
 			}()
 		}
@@ -61,7 +70,7 @@ func silentTarget(t *testing.T) (func() (*Client, error), *int) {
 // A target that never confirms a session does not hang the operator:
 // the open gives up, and that connection takes no more sessions.
 func TestPoolGivesUpOnASilentTarget(t *testing.T) {
-	dial, dials := silentTarget(t)
+	dial, dials := silentTarget(t, false)
 	p := NewPool()
 	p.OpenTimeout = 100 * time.Millisecond
 	start := time.Now()
@@ -80,6 +89,39 @@ func TestPoolGivesUpOnASilentTarget(t *testing.T) {
 	}
 	if n := p.connections(); n != 0 {
 		t.Fatalf("%d connections kept after the sessions failed", n)
+	}
+}
+
+// A connection that went silent while one of its sessions lives on takes
+// no more sessions: the next one goes to a new connection at once instead
+// of trying the silent one again and again.
+func TestPoolLeavesASilentConnectionInUse(t *testing.T) {
+	dial, dials := silentTarget(t, true)
+	p := NewPool()
+	p.OpenTimeout = 100 * time.Millisecond
+	first, _, _, err := p.Session("k", dial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	done := make(chan error, 1)
+	go func() {
+		l, _, _, err := p.Session("k", dial)
+		if err == nil {
+			l.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("second session: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second session keeps trying the silent connection")
+	}
+	if *dials != 2 {
+		t.Fatalf("%d dials; the second session belongs on a new connection", *dials)
 	}
 }
 
