@@ -2,11 +2,9 @@ package recording
 
 import (
 	"bytes"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/postern/postern/internal/ansi"
 )
@@ -19,9 +17,10 @@ import (
 // that output begins with the text typed, they are recorded as typed.
 // When it does not, and the line the keys were typed on looks like a
 // password prompt (it ends with a colon, or names a password, passphrase,
-// secret, token or PIN), their text is left out, the control keys (Enter,
-// Ctrl-C, arrows) are kept, and a marker event says how many characters
-// were left out. Unechoed typing anywhere else, such as at a shell prompt
+// secret, token or PIN), only the keys that end or abandon the answer
+// (Enter, Ctrl-C, Ctrl-D) are kept, and a marker event says that typing
+// was left out. Neither says how much: a password's length, or the
+// corrections made while typing it, are not for the recording either. Unechoed typing anywhere else, such as at a shell prompt
 // after `stty -echo`, is recorded as typed: hiding it would let an operator
 // keep commands out of the audit trail.
 
@@ -53,25 +52,24 @@ func (r *Recorder) holdLocked(now time.Duration, p []byte) bool {
 }
 
 // releaseLocked records the held keys: as typed when the terminal echoed
-// them or they were not typed at a password prompt, else without their
-// text and with a marker saying so. The keys were typed at the line the
+// them or they were not typed at a password prompt, else only their
+// answerKeys and with a marker saying so. The keys were typed at the line the
 // cursor is on (lastLine); keys typed ahead of an answer meet the line
 // that answer leads to, next (nil when there is none).
 func (r *Recorder) releaseLocked(now time.Duration, echoed bool, next []byte) {
 	hide := !echoed && len(r.held) > 0 && (secretPrompt(r.lastLine) || r.heldAhead && next != nil && secretPrompt(next))
-	left := 0
+	left := false
 	for _, h := range r.held {
 		data := h.data
 		if hide {
-			data = controlKeys(data)
-			left += utf8.RuneCount(h.data) - utf8.RuneCount(data)
+			data = answerKeys(data)
+			left = left || len(data) < len(h.data)
 		}
 		r.inputLocked(h.at, data)
 	}
-	if left > 0 && !r.inputOff {
+	if left && !r.inputOff {
 		r.buf = appendEventStart(r.buf, now, KindMarker)
-		r.buf = strconv.AppendInt(r.buf, int64(left), 10)
-		r.buf = append(r.buf, " characters typed without echo at a password prompt left out"...)
+		r.buf = append(r.buf, unechoedMarker...)
 		r.buf = append(r.buf, eventEnd...)
 	}
 	clear(r.held)
@@ -224,22 +222,20 @@ func echoed(out, typed []byte) int {
 	return n
 }
 
-// controlKeys returns p without its text: control characters and escape
-// sequences (Enter, Ctrl-C, arrows) are kept, printable characters left
-// out.
-func controlKeys(p []byte) []byte {
+// unechoedMarker is the marker event's text where typing at a password
+// prompt was left out of the recording.
+const unechoedMarker = "typing without echo at a password prompt left out"
+
+// answerKeys returns, of keys typed at a password prompt, only those that
+// end or abandon the answer: Enter (CR or LF), Ctrl-C, Ctrl-D, Ctrl-Z and
+// Ctrl-\. Text, editing keys (Backspace, Ctrl-U) and escape sequences are
+// left out: they would tell how long the password is, or how it was typed.
+func answerKeys(p []byte) []byte {
 	var keep []byte
-	for i := 0; i < len(p); {
-		switch b := p[i]; {
-		case b == 0x1b:
-			j := ansi.SkipEscape(p, i)
-			keep = append(keep, p[i:j]...)
-			i = j
-		case ansi.IsControl(b):
+	for _, b := range p {
+		switch b {
+		case '\r', '\n', 0x03, 0x04, 0x1a, 0x1c:
 			keep = append(keep, b)
-			i++
-		default:
-			i++
 		}
 	}
 	return keep

@@ -1,6 +1,7 @@
 package recording
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestUnechoedInputLeftOut(t *testing.T) {
 		{"sudo prompt", sudo, "sudo id\r\rexit\r"},
 		{"pasted password with its Enter", []step{{out: "Password: "}, {in: "p4ss word\r"}, {out: "\r\nLogin ok\r\n"}}, "\r"},
 		{"non-ASCII password", []step{{out: "Passwort: "}, {in: "\u00fcber"}, {in: "\r"}, {out: "\n"}}, "\r"},
-		{"control keys and arrows kept", []step{{out: "PIN: "}, {in: "12\x1b[D3\x7f\x03"}, {out: "^C\r\n"}}, "\x1b[D\x7f\x03"},
+		{"only the key that abandons the answer kept", []step{{out: "PIN: "}, {in: "12\x1b[D3\x7f\x03"}, {out: "^C\r\n"}}, "\x03"},
 		{"echo in colour", []step{{out: "$ "}, {in: "ls"}, {out: "\x1b[32ml\x1b[0ms"}}, "ls"},
 		{"echo after a title string", []step{{out: "$ "}, {in: "x"}, {out: "\x1b]0;title\x07x"}}, "x"},
 		{"Ctrl-R search shows the key", []step{{in: "\x12"}, {out: "(reverse-i-search)`': "}, {in: "g"}, {out: "\x1b[1@g\x1b[C"}}, "\x12g"},
@@ -84,10 +85,17 @@ func TestUnechoedInputLeftOut(t *testing.T) {
 			}
 		})
 	}
-	t.Run("marker says what was left out", func(t *testing.T) {
+	t.Run("marker says that typing was left out, not how much", func(t *testing.T) {
 		evs := record(t, Options{HideUnechoed: true, MergeWithin: -1}, sudo)
-		if got := dataOf(evs, KindMarker); got != "7 characters typed without echo at a password prompt left out" {
+		if got := dataOf(evs, KindMarker); got != unechoedMarker {
 			t.Fatalf("marker %q", got)
+		}
+	})
+	t.Run("corrections at a password prompt are left out too", func(t *testing.T) {
+		evs := record(t, Options{HideUnechoed: true, MergeWithin: -1},
+			[]step{{out: "Password: "}, {in: "hunx\x7fter\x15hunter2\x1b[D\t\r"}, {out: "\r\n"}})
+		if got := inputOf(evs); got != "\r" {
+			t.Fatalf("recorded input %q, want only the Enter", got)
 		}
 	})
 	t.Run("nothing held or marked past the size limit", func(t *testing.T) {
@@ -129,9 +137,9 @@ func FuzzUnechoedMask(f *testing.F) {
 	f.Add([]byte("Password: "), []byte("hunter2\r"))
 	f.Add([]byte("\x1b]0;t\x07"), []byte("\x1b[A\x1bOBx"))
 	f.Fuzz(func(t *testing.T, out, in []byte) {
-		kept := controlKeys(in)
-		if hasText(kept) {
-			t.Fatalf("controlKeys(%q) = %q keeps text", in, kept)
+		kept := answerKeys(in)
+		if hasText(kept) || bytes.ContainsAny(kept, "\x7f\b\x15\x17\x1b") {
+			t.Fatalf("answerKeys(%q) = %q keeps text or editing keys", in, kept)
 		}
 		// Typed text echoed as it is, however the keys came, is an echo;
 		// the answer to a password (a line feed first) never is.
