@@ -133,6 +133,7 @@ need curl "apt-get install curl"
 need awk "apt-get install gawk"
 need pgrep "apt-get install procps"
 need timeout "coreutils"
+need taskset "apt-get install util-linux"
 need useradd "apt-get install passwd"
 need userdel "apt-get install passwd"
 need chpasswd "apt-get install passwd"
@@ -616,7 +617,9 @@ head -c "$SFTP_BYTES_N" /dev/urandom >"$TMP/sftp.src"
 SFTP_SUM=$(sha256sum "$TMP/sftp.src" | cut -d' ' -f1)
 SFTP_OPTS=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
 	-o Ciphers="$CIPHER" -o BatchMode=yes -i "$TMP/operator_key")
-: >"$TMP/sftp.direct" && : >"$TMP/sftp.postern" && : >"$TMP/sftp.hop"
+for lay in shared split; do
+	for leg in direct postern hop; do : >"$TMP/sftp.$lay.$leg"; done
+done
 # Through the hop, sftp talks to the command's stdio (-D) rather than
 # running ssh itself: the outer ssh, the target's sshd running the inner
 # ssh, which asks the target for its sftp subsystem.
@@ -624,27 +627,57 @@ SFTP_OPTS=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/n
 printf '#!/usr/bin/env bash\nexec %s-s %q sftp\n' "$(printf '%q ' "${DIRECT[@]}" "${HOP_INNER[@]:0:${#HOP_INNER[@]}-1}")" \
 	"${HOP_INNER[-1]}" >"$TMP/sftp-hop" && chmod 755 "$TMP/sftp-hop" || die "cannot write $TMP/sftp-hop"
 SFTP_HOP=$TMP/sftp-hop
+# F runs each leg in two layouts. shared: everything on every CPU, as the
+# rest of the script runs. split: the gateway (Postern, or the hop's middle
+# ssh) alone on the last CPU and the endpoints (sftp with its ssh, the
+# target's sshd with its sftp server) on the others, the same in all three
+# legs: the shape of a gateway on a host of its own, which then costs the
+# endpoints no CPU.
+NCPU=$(nproc)
+GW_CPU=$((NCPU - 1)) END_CPUS=0 ALL_CPUS=0-$((NCPU - 1))
+((NCPU > 2)) && END_CPUS=0-$((NCPU - 2))
+SFTP_LAYOUTS="shared split"
+((NCPU > 1)) || SFTP_LAYOUTS=shared
+# layout shared|split: pins Postern and the target's sshd (whose children,
+# forked later, inherit it) and sets PIN, the prefix for the client's commands
+layout() {
+	case $1 in
+	shared) PIN=() && taskset -a -p -c "$ALL_CPUS" "$POSTERN_PID" && taskset -a -p -c "$ALL_CPUS" "$SSHD_PID" ;;
+	split) PIN=(taskset -c "$END_CPUS") && taskset -a -p -c "$GW_CPU" "$POSTERN_PID" && taskset -a -p -c "$END_CPUS" "$SSHD_PID" ;;
+	esac >/dev/null || die "taskset could not pin postern and sshd ($1)"
+}
+# In the split layout the hop's middle ssh runs on the gateway's CPU, as
+# Postern does.
+sed "s|^exec |exec taskset -c $GW_CPU |" "$SFTP_HOP" >"$TMP/sftp-hop-split" && chmod 755 "$TMP/sftp-hop-split" ||
+	die "cannot write $TMP/sftp-hop-split"
 for ((r = 1; r <= SFTP_RUNS; r++)); do
-	for leg in direct postern hop; do
-		case $leg in
-		direct) dest=(-P "$TPORT" "$TUSER@127.0.0.1") ;;
-		postern) dest=(-P "$SSH_PORT" "bench@ops@target@127.0.0.1") ;;
-		hop) dest=(-D "$SFTP_HOP") ;;
-		esac
-		rm -f "$THOME/sftp.bin" "$TMP/sftp.back"
-		p0=$(cpu_self "$POSTERN_PID")
-		/usr/bin/time -f '%e' -o "$TMP/put.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
-			<<<"put $TMP/sftp.src $THOME/sftp.bin" >/dev/null || die "sftp put ($leg) failed"
-		p1=$(cpu_self "$POSTERN_PID")
-		/usr/bin/time -f '%e' -o "$TMP/get.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
-			<<<"get $THOME/sftp.bin $TMP/sftp.back" >/dev/null || die "sftp get ($leg) failed"
-		p2=$(cpu_self "$POSTERN_PID")
-		[[ $(sha256sum "$TMP/sftp.back" | cut -d' ' -f1) == "$SFTP_SUM" ]] || die "sftp ($leg): the file came back different"
-		line="$(tail -n1 "$TMP/put.time") $(tail -n1 "$TMP/get.time") $(calc "%.2f" "($p1 - $p0) / $TICK") $(calc "%.2f" "($p2 - $p1) / $TICK")"
-		echo "$line" >>"$TMP/sftp.$leg"
-		say "   run $r $leg: put s, get s, postern CPU put s, get s: $line"
+	for lay in $SFTP_LAYOUTS; do
+		layout "$lay"
+		for leg in direct postern hop; do
+			case $leg in
+			direct) dest=(-P "$TPORT" "$TUSER@127.0.0.1") ;;
+			postern) dest=(-P "$SSH_PORT" "bench@ops@target@127.0.0.1") ;;
+			hop)
+				dest=(-D "$SFTP_HOP")
+				if [[ $lay == split ]]; then dest=(-D "$TMP/sftp-hop-split"); fi
+				;;
+			esac
+			rm -f "$THOME/sftp.bin" "$TMP/sftp.back"
+			p0=$(cpu_self "$POSTERN_PID")
+			"${PIN[@]}" /usr/bin/time -f '%e' -o "$TMP/put.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
+				<<<"put $TMP/sftp.src $THOME/sftp.bin" >/dev/null || die "sftp put ($leg, $lay) failed"
+			p1=$(cpu_self "$POSTERN_PID")
+			"${PIN[@]}" /usr/bin/time -f '%e' -o "$TMP/get.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
+				<<<"get $THOME/sftp.bin $TMP/sftp.back" >/dev/null || die "sftp get ($leg, $lay) failed"
+			p2=$(cpu_self "$POSTERN_PID")
+			[[ $(sha256sum "$TMP/sftp.back" | cut -d' ' -f1) == "$SFTP_SUM" ]] || die "sftp ($leg, $lay): the file came back different"
+			line="$(tail -n1 "$TMP/put.time") $(tail -n1 "$TMP/get.time") $(calc "%.2f" "($p1 - $p0) / $TICK") $(calc "%.2f" "($p2 - $p1) / $TICK")"
+			echo "$line" >>"$TMP/sftp.$lay.$leg"
+			say "   run $r $lay $leg: put s, get s, postern CPU put s, get s: $line"
+		done
 	done
 done
+layout shared
 rm -f "$THOME/sftp.bin" "$TMP/sftp.back" "$TMP/sftp.src"
 # The audit's digest of the last upload, computed while it streamed.
 SFTP_AUDIT=$(curl -fsS "$API/audits/ftp-logs/?operation=upload&order=-datetime&limit=1" -H "Authorization: Bearer $TOKEN" |
@@ -652,14 +685,20 @@ SFTP_AUDIT=$(curl -fsS "$API/audits/ftp-logs/?operation=upload&order=-datetime&l
 SFTP_AUDIT_OK=$([[ $SFTP_AUDIT == "$SFTP_SUM" ]] && echo "matches sha256sum" || echo "MISMATCH ($SFTP_AUDIT)")
 scol() { awk -v c="$2" '{print $c}' "$TMP/sftp.$1" | median; }
 SFTP_MIB=$(calc "%.6f" "$SFTP_BYTES_N / 1048576")
-PUT_D=$(scol direct 1) PUT_P=$(scol postern 1) GET_D=$(scol direct 2) GET_P=$(scol postern 2)
-PUT_H=$(scol hop 1) GET_H=$(scol hop 2)
-PUT_RATIO=$(calc "%.3f" "$PUT_D / $PUT_P") GET_RATIO=$(calc "%.3f" "$GET_D / $GET_P")
-PUT_RATIO_H=$(calc "%.3f" "$PUT_D / $PUT_H") GET_RATIO_H=$(calc "%.3f" "$GET_D / $GET_H")
-PUT_TP_D=$(calc "%.1f" "$SFTP_MIB / $PUT_D") PUT_TP_P=$(calc "%.1f" "$SFTP_MIB / $PUT_P")
-GET_TP_D=$(calc "%.1f" "$SFTP_MIB / $GET_D") GET_TP_P=$(calc "%.1f" "$SFTP_MIB / $GET_P")
-PUT_TP_H=$(calc "%.1f" "$SFTP_MIB / $PUT_H") GET_TP_H=$(calc "%.1f" "$SFTP_MIB / $GET_H")
-PUT_CPU_GB=$(calc "%.2f" "$(scol postern 3) / ($SFTP_BYTES_N / 1e9)") GET_CPU_GB=$(calc "%.2f" "$(scol postern 4) / ($SFTP_BYTES_N / 1e9)")
+# sftp_figures LAYOUT: F's rows for one layout, from its runs
+sftp_figures() {
+	local l=$1 pd pp gd gp ph gh
+	pd=$(scol "$l.direct" 1) pp=$(scol "$l.postern" 1) gd=$(scol "$l.direct" 2) gp=$(scol "$l.postern" 2)
+	ph=$(scol "$l.hop" 1) gh=$(scol "$l.hop" 2)
+	local pr gr
+	pr=$(calc "%.3f" "$pd / $pp") gr=$(calc "%.3f" "$gd / $gp")
+	cat <<ROWS
+   put (MiB/s)                     $(printf '%-11s %-11s' "$(calc "%.1f" "$SFTP_MIB / $pd")" "$(calc "%.1f" "$SFTP_MIB / $pp")") $pr  (goal >= 0.8: $(verdict "$pr" ">=" 0.8))
+   get (MiB/s)                     $(printf '%-11s %-11s' "$(calc "%.1f" "$SFTP_MIB / $gd")" "$(calc "%.1f" "$SFTP_MIB / $gp")") $gr  (goal >= 0.8: $(verdict "$gr" ">=" 0.8))
+   OpenSSH hop put, get (MiB/s)    $(printf '%-11s %-11s' "" "$(calc "%.1f" "$SFTP_MIB / $ph"), $(calc "%.1f" "$SFTP_MIB / $gh")") $(calc "%.3f" "$pd / $ph"), $(calc "%.3f" "$gd / $gh")  (ratios)
+   postern CPU (s per GB)          put $(calc "%.2f" "$(scol "$l.postern" 3) / ($SFTP_BYTES_N / 1e9)"), get $(calc "%.2f" "$(scol "$l.postern" 4) / ($SFTP_BYTES_N / 1e9)")
+ROWS
+}
 fi
 
 # ------------------------------- G. interactive output, audit on and off --
@@ -763,10 +802,10 @@ EOF
 
 F. SFTP put and get of a $SFTP_BYTES_N-byte file (random), sftp -b, $SFTP_RUNS runs each way, medians
                                    direct      postern     ratio / goal
-   put (MiB/s)                     $(printf '%-11s %-11s' "$PUT_TP_D" "$PUT_TP_P") $PUT_RATIO  (goal >= 0.8: $(verdict "$PUT_RATIO" ">=" 0.8))
-   get (MiB/s)                     $(printf '%-11s %-11s' "$GET_TP_D" "$GET_TP_P") $GET_RATIO  (goal >= 0.8: $(verdict "$GET_RATIO" ">=" 0.8))
-   OpenSSH hop put, get (MiB/s)    $(printf '%-11s %-11s' "" "$PUT_TP_H, $GET_TP_H") $PUT_RATIO_H, $GET_RATIO_H  (ratios; sftp -D through ssh run by the target's sshd)
-   postern CPU (s per GB)          put $PUT_CPU_GB, get $GET_CPU_GB
+   all on all CPUs (client, target and gateway compete for them)
+$(sftp_figures shared)
+   gateway on its own CPU ($GW_CPU), client and target on the rest ($END_CPUS), as with a gateway host of its own
+$( [[ $SFTP_LAYOUTS == *split* ]] && sftp_figures split || echo "   (not measured: needs at least 2 CPUs)")
    audit digest of the last upload $SFTP_AUDIT_OK
 EOF
 	has G && cat <<EOF
