@@ -140,6 +140,29 @@ func TestReadAhead(t *testing.T) {
 	}
 }
 
+// A client that reads in large requests (OpenSSH's sftp after the limits
+// extension) is not read ahead: the target is asked for what the client
+// asks, and no more.
+func TestLargeReadsNotReadAhead(t *testing.T) {
+	data := make([]byte, 8*raBlock)
+	rand.Read(data)
+	src := &countingReader{r: bytes.NewReader(data)}
+	ra := newReadAhead(splitReader{src, maxReadLength})
+	buf := make([]byte, maxReadLength)
+	asked := 0
+	for off := 0; off < 4*raBlock; off += len(buf) {
+		n, err := ra.ReadAt(buf, int64(off))
+		if n != len(buf) || err != nil || !bytes.Equal(buf, data[off:off+n]) {
+			t.Fatalf("read at %d: %d, %v, or not the file's bytes", off, n, err)
+		}
+		asked += n
+	}
+	ra.close()
+	if read := src.bytes.Load(); read != int64(asked) {
+		t.Fatalf("read %d bytes from the target for %d asked", read, asked)
+	}
+}
+
 // readAheadPass reads a file of size bytes in order through a read-ahead
 // making requests of chunk bytes, as a client downloading it would.
 func readAheadPass(t *testing.T, chunk, size int) {

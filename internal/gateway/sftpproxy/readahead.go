@@ -20,6 +20,12 @@ const (
 	// ahead. One that comes later still is read from the target again:
 	// slower, never wrong.
 	raBehind = 2
+	// raDirect: a handle whose first read asks for this much or more is
+	// not read ahead. Its reads, eight at once, keep at least 1 MiB in
+	// flight to the target (about 2 MiB at 255 KiB a read, what an
+	// OpenSSH target's window lets through anyway), and reading ahead
+	// would only add a copy of every byte.
+	raDirect = 128 << 10
 )
 
 // readAhead serves a download's sequential reads from blocks read ahead
@@ -34,6 +40,7 @@ type readAhead struct {
 	blocks []*raBuf // the window: consecutive, ascending
 	next   int64    // the end of the first read; -1 before it
 	random bool     // reads jumped about: no more reading ahead
+	direct bool     // the first read was large (raDirect): no reading ahead
 	eof    int64    // the file's end once a block met it; -1 before
 	wg     sync.WaitGroup
 }
@@ -111,7 +118,8 @@ func (b *raBuf) copyAt(p []byte, pos int64) (int, error) {
 //
 // The first read of a handle is always direct, so that a client reading
 // only the start of a file (to sniff its type, say) does not make the
-// target read megabytes for nothing. A later read counts as sequential
+// target read megabytes for nothing; when it is large (raDirect), so are
+// all the handle's reads. A later read counts as sequential
 // when it lies within the span of reads that can be under way at once
 // around the end of the first; reads behind the window are late ones,
 // read directly without moving it.
@@ -121,6 +129,9 @@ func (r *readAhead) blockFor(pos int64, size int) *raBuf {
 	// pkg/sftp's server runs up to eight reads at once, so sequential
 	// reads arrive within this much of the furthest one so far.
 	spread := 8 * int64(max(size, readChunk))
+	if r.direct {
+		return nil
+	}
 	for i, b := range r.blocks {
 		if pos >= b.off && pos < b.off+int64(r.block) {
 			if pos > r.next+spread {
@@ -150,7 +161,7 @@ func (r *readAhead) blockFor(pos int64, size int) *raBuf {
 			return nil
 		}
 	case r.next < 0:
-		r.next = pos + int64(size)
+		r.next, r.direct = pos+int64(size), size >= raDirect
 		return nil
 	default:
 		if pos < r.next-spread || pos > r.next+spread {

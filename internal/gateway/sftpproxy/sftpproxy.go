@@ -63,9 +63,9 @@
 // answers limits@openssh.com (limits.go), so OpenSSH clients move 255 KiB
 // per request rather than 32 KiB; the client to the target asks the target
 // the same question and, where it has an answer, moves as much per request
-// too (NewClient, client.go); downloads are read ahead from the target in
-// large concurrent blocks (readahead.go); and uploads go on to the target
-// as concurrent requests (ClientOptions).
+// too (NewClient, client.go); downloads in small requests are read ahead
+// from the target in large concurrent blocks (readahead.go); and uploads
+// go on to the target as concurrent requests (ClientOptions).
 //
 // # Known differences from a direct connection
 //
