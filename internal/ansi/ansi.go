@@ -11,7 +11,10 @@ package ansi
 // at p[i] (an ESC): CSI (ESC [ ... final byte), SS3 (ESC O and a byte),
 // OSC and the other strings (ESC ] ... BEL or ESC \), or ESC, any
 // intermediate bytes and one final byte (Alt and a key, ESC ( B, ESC # 8).
-// A sequence cut short by the end of p ends there.
+// As in a terminal, CAN or SUB cancels a sequence (and is part of it), and
+// an ESC inside one (other than a string's ESC \) ends it and starts the
+// next, so text after either is text. A sequence cut short by the end of
+// p ends there.
 func SkipEscape(p []byte, i int) int {
 	i++
 	if i >= len(p) {
@@ -20,20 +23,29 @@ func SkipEscape(p []byte, i int) int {
 	switch p[i] {
 	case '[':
 		for i++; i < len(p); i++ {
-			if p[i] >= 0x40 && p[i] <= 0x7e {
+			switch b := p[i]; {
+			case b >= 0x40 && b <= 0x7e, b == can, b == sub:
 				return i + 1
+			case b == 0x1b:
+				return i
 			}
 		}
 		return i
 	case 'O':
+		if i+1 < len(p) && p[i+1] == 0x1b {
+			return i + 1
+		}
 		return min(i+2, len(p))
 	case ']', 'P', '_', '^', 'X':
 		for i++; i < len(p); i++ {
-			if p[i] == 0x07 {
+			switch p[i] {
+			case 0x07, can, sub:
 				return i + 1
-			}
-			if p[i] == 0x1b && i+1 < len(p) && p[i+1] == '\\' {
-				return i + 2
+			case 0x1b:
+				if i+1 < len(p) && p[i+1] == '\\' {
+					return i + 2
+				}
+				return i
 			}
 		}
 		return i
@@ -41,8 +53,17 @@ func SkipEscape(p []byte, i int) int {
 	for i < len(p) && p[i] >= 0x20 && p[i] <= 0x2f {
 		i++ // intermediate bytes
 	}
+	if i < len(p) && p[i] == 0x1b {
+		return i
+	}
 	return min(i+1, len(p))
 }
+
+// The controls that cancel an escape sequence.
+const (
+	can = 0x18
+	sub = 0x1a
+)
 
 // IsControl reports whether b is a C0 control character or DEL.
 func IsControl(b byte) bool { return b < 0x20 || b == 0x7f }

@@ -17,6 +17,14 @@ func TestAppendText(t *testing.T) {
 		{"\x1b(B\x1b[mls", "ls"}, // tput sgr0: a character set, then SGR
 		{"\x1b#8x", "x"},
 		{"\x1b(", ""},
+		// CAN and SUB cancel a sequence; an ESC ends it and starts the next.
+		{"\x1b[12\x18ls", "ls"},
+		{"\x1b[1;\x1aps", "ps"},
+		{"\x1b]0;title\x18id", "id"},
+		{"\x1b[12\x1b[mwho", "who"},
+		{"\x1b]0;t\x1b[31mred", "red"},
+		{"\x1b(\x1b[mx", "x"},
+		{"\x1bO\x1b[Ay", "y"},
 	}
 	for _, c := range cases {
 		if got := AppendText(nil, []byte(c.in), len(c.in)); string(got) != c.want {
