@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,6 +141,12 @@ func TestHTTPHealthAndMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q:\n%s", want, text)
+		}
+	}
+	// The process's own gauges, for watching a gateway's footprint.
+	for _, name := range []string{"postern_goroutines", "postern_heap_bytes", "postern_stack_bytes", "postern_memory_bytes", "postern_gc_cycles_total"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` [1-9][0-9]*$`).MatchString(text) {
+			t.Errorf("metrics lack a positive %s:\n%s", name, text)
 		}
 	}
 	// Series are per route, not per raw path: ids do not make new series.

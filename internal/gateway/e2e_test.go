@@ -406,19 +406,25 @@ func TestMFAAsksForOneTimeCode(t *testing.T) {
 // TestManyLogins checks that simultaneous logins all succeed on SQLite.
 func TestManyLogins(t *testing.T) {
 	e := newEnv(t)
-	const n = 30
+	execsAtOnce(t, e, 30, "")
+}
+
+// execsAtOnce runs n execs as alice at once, each "echo I" after prefix,
+// and fails the test for each one that does not print its I.
+func execsAtOnce(t *testing.T, e *env, n int, prefix string) {
+	t.Helper()
 	errs := make(chan string, n)
-	for i := 0; i < n; i++ {
+	for i := range n {
 		go func() {
-			r := sshtest.Invocation{Password: alicePassword, Args: []string{"-p", e.port, "alice@ops@web-01@127.0.0.1", "echo " + strconv.Itoa(i)}}.Run(t)
+			r := sshtest.Invocation{Password: alicePassword, Args: []string{"-p", e.port, "alice@ops@web-01@127.0.0.1", prefix + "echo " + strconv.Itoa(i)}}.Run(t)
 			if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != strconv.Itoa(i) {
-				errs <- fmt.Sprintf("login %d: %+v", i, r)
+				errs <- fmt.Sprintf("exec %d: %+v", i, r)
 				return
 			}
 			errs <- ""
 		}()
 	}
-	for i := 0; i < n; i++ {
+	for range n {
 		if msg := <-errs; msg != "" {
 			t.Error(msg)
 		}
@@ -929,6 +935,18 @@ func TestTargetKeepaliveAnsweredByGateway(t *testing.T) {
 	s.Expect(`still-42`, 10*time.Second)
 	if strings.Contains(e.target.Log(), "Timeout, client not responding") {
 		t.Fatalf("the target gave up on the gateway:\n%s", e.target.Log())
+	}
+}
+
+// Sessions started together (a script's parallel runs) log in to the
+// target once: those that come while the first is logging in wait for its
+// connection.
+func TestBurstOfSessionsLogsInOnce(t *testing.T) {
+	e := newEnv(t)
+	const n = 4
+	execsAtOnce(t, e, n, "sleep 2; ")
+	if c := strings.Count(e.target.Log(), "Accepted password"); c != 1 {
+		t.Fatalf("the target logged %d logins for %d sessions at once", c, n)
 	}
 }
 

@@ -557,7 +557,10 @@ func (s *Server) openSession(ctx context.Context, user User, asset Asset, su Sys
 		m.Write([]byte(c.Credential.Username + "\x00" + c.Credential.Password + "\x00" + c.Credential.PrivateKey))
 		key = strings.Join([]string{user.ID, asset.ID, su.ID, c.Address, hex.EncodeToString(m.Sum(nil))}, "\x00")
 	}
-	lease, up, upReqs, err := s.pool.Session(key, func() (*sshproxy.Client, error) { return s.dial(ctx, user, asset, c) })
+	// Sessions that come meanwhile wait for this dial (Pool.Session): it
+	// goes on, within its own time limit, if this operator goes away.
+	dctx := context.WithoutCancel(ctx)
+	lease, up, upReqs, err := s.pool.Session(key, func() (*sshproxy.Client, error) { return s.dial(dctx, user, asset, c) })
 	c.Credential = Credential{} // not needed once a connection is had
 	return lease, up, upReqs, err
 }

@@ -17,6 +17,11 @@ import (
 // credential, so sessions are only ever shared among one operator's own,
 // and a changed credential starts new connections.
 //
+// Sessions that come while a connection of their key is being dialled
+// wait for it rather than dial their own, so that a burst of sessions (a
+// script's parallel runs) logs in once; if that dial fails, they fail with
+// its error, which a dial of their own would have had too.
+//
 // A connection takes sessions until the target refuses one (OpenSSH's
 // MaxSessions, 10 by default), then new sessions go to another; it is
 // closed when its last session ends. Sessions on one connection end
@@ -33,9 +38,11 @@ type Pool struct {
 }
 
 type pooled struct {
+	ready    chan struct{} // closed once the dial is done: c or err is set
 	c        *Client
+	err      error
 	sessions int
-	full     bool // refused a session: takes no more
+	full     bool // refused a session, or its dial failed: takes no more
 }
 
 // NewPool returns an empty Pool.
@@ -52,7 +59,9 @@ type Lease struct {
 // Session opens a session channel on a connection of key's that has room,
 // or on a new one from dial, and returns it with its requests and the
 // lease to give back with Close when the session ends. An error from dial
-// is returned as it is.
+// is returned as it is, to every session that waited for it. The dial
+// must not be cut short by the end of one session alone (its context):
+// other sessions may be waiting for it.
 func (p *Pool) Session(key string, dial func() (*Client, error)) (*Lease, ssh.Channel, <-chan *ssh.Request, error) {
 	for {
 		p.mu.Lock()
@@ -63,20 +72,26 @@ func (p *Pool) Session(key string, dial func() (*Client, error)) (*Lease, ssh.Ch
 				break
 			}
 		}
-		if pc != nil {
-			pc.sessions++
-		}
-		p.mu.Unlock()
 		fresh := pc == nil
 		if fresh {
-			c, err := dial()
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			pc = &pooled{c: c, sessions: 1}
-			p.mu.Lock()
+			pc = &pooled{ready: make(chan struct{})}
 			p.conns[key] = append(p.conns[key], pc)
-			p.mu.Unlock()
+		}
+		pc.sessions++
+		p.mu.Unlock()
+		if fresh {
+			pc.c, pc.err = dial()
+			if pc.err != nil {
+				p.mu.Lock()
+				pc.full = true
+				p.mu.Unlock()
+			}
+			close(pc.ready)
+		}
+		<-pc.ready
+		if pc.err != nil {
+			(&Lease{p: p, key: key, pc: pc}).Close()
+			return nil, nil, nil, pc.err
 		}
 		l := &Lease{p: p, key: key, pc: pc}
 		ch, reqs, err := p.open(pc.c)
@@ -159,7 +174,7 @@ func (l *Lease) Close() {
 			}
 		}
 		p.mu.Unlock()
-		if last {
+		if last && l.pc.c != nil {
 			l.pc.c.Close()
 		}
 	})

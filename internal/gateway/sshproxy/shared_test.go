@@ -3,26 +3,30 @@ package sshproxy
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 )
 
-// silentTarget returns a dial function for an in-process SSH server that
-// logs clients in and then never answers a channel open (after the first,
-// with answerFirst), as a target whose connection has half died, and the
-// number of dials made.
-func silentTarget(t *testing.T, answerFirst bool) (func() (*Client, error), *int) {
+// testTarget runs an in-process SSH server that logs every client in
+// (after delay) and hands each connection's channel opens to serve, and
+// returns a dial function for it and the number of dials made.
+func testTarget(t *testing.T, delay time.Duration, serve func(<-chan ssh.NewChannel)) (func() (*Client, error), *atomic.Int32) {
 	t.Helper()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, err := ssh.NewSignerFromKey(priv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &ssh.ServerConfig{NoClientAuth: true}
+	cfg := &ssh.ServerConfig{NoClientAuth: true, NoClientAuthCallback: func(ssh.ConnMetadata) (*ssh.Permissions, error) {
+		time.Sleep(delay)
+		return nil, nil
+	}}
 	cfg.AddHostKey(signer)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,24 +41,18 @@ func silentTarget(t *testing.T, answerFirst bool) (func() (*Client, error), *int
 			}
 			t.Cleanup(func() { nc.Close() })
 			go func() {
-				// Logged in, then nothing: channel opens are never read.
 				_, chans, reqs, err := ssh.NewServerConn(nc, cfg)
 				if err != nil {
 					return
 				}
 				go ssh.DiscardRequests(reqs)
-				if answerFirst {
-					if ch, r, err := (<-chans).Accept(); err == nil {
-						go ssh.DiscardRequests(r)
-						t.Cleanup(func() { ch.Close() })
-					}
-				}
+				serve(chans)
 			}()
 		}
 	}()
-	dials := 0
+	var dials atomic.Int32
 	return func() (*Client, error) {
-		dials++
+		dials.Add(1)
 		a, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			return nil, err
@@ -65,6 +63,33 @@ func silentTarget(t *testing.T, answerFirst bool) (func() (*Client, error), *int
 		}
 		return &Client{Client: ssh.NewClient(c, chans, reqs), stop: func() {}}, nil
 	}, &dials
+}
+
+// silentTarget is a target that logs clients in and then never answers
+// a channel open (after the first, with answerFirst), as a target whose
+// connection has half died.
+func silentTarget(t *testing.T, answerFirst bool) (func() (*Client, error), *atomic.Int32) {
+	return testTarget(t, 0, func(chans <-chan ssh.NewChannel) {
+		if answerFirst {
+			if ch, r, err := (<-chans).Accept(); err == nil {
+				go ssh.DiscardRequests(r)
+				t.Cleanup(func() { ch.Close() })
+			}
+		}
+		// Channel opens are never read.
+	})
+}
+
+// slowTarget is a target whose logins take delay and which accepts every
+// session.
+func slowTarget(t *testing.T, delay time.Duration) (func() (*Client, error), *atomic.Int32) {
+	return testTarget(t, delay, func(chans <-chan ssh.NewChannel) {
+		for nch := range chans {
+			if _, r, err := nch.Accept(); err == nil {
+				go ssh.DiscardRequests(r)
+			}
+		}
+	})
 }
 
 // A target that never confirms a session does not hang the operator:
@@ -84,8 +109,8 @@ func TestPoolGivesUpOnASilentTarget(t *testing.T) {
 	if _, _, _, err := p.Session("k", dial); err == nil {
 		t.Fatal("a second session on a silent target opened")
 	}
-	if *dials != 2 {
-		t.Fatalf("%d dials for two sessions; the silent connection must not be reused", *dials)
+	if dials.Load() != 2 {
+		t.Fatalf("%d dials for two sessions; the silent connection must not be reused", dials.Load())
 	}
 	if n := p.connections(); n != 0 {
 		t.Fatalf("%d connections kept after the sessions failed", n)
@@ -120,8 +145,86 @@ func TestPoolLeavesASilentConnectionInUse(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the second session keeps trying the silent connection")
 	}
-	if *dials != 2 {
-		t.Fatalf("%d dials; the second session belongs on a new connection", *dials)
+	if dials.Load() != 2 {
+		t.Fatalf("%d dials; the second session belongs on a new connection", dials.Load())
+	}
+}
+
+// burst starts n sessions of key at once and returns their leases and
+// errors, in no order.
+func burst(p *Pool, n int, key string, dial func() (*Client, error)) ([]*Lease, []error) {
+	type result struct {
+		l   *Lease
+		err error
+	}
+	out := make(chan result, n)
+	for range n {
+		go func() {
+			l, _, _, err := p.Session(key, dial)
+			out <- result{l, err}
+		}()
+	}
+	var leases []*Lease
+	var errs []error
+	for range n {
+		r := <-out
+		if r.err != nil {
+			errs = append(errs, r.err)
+		} else {
+			leases = append(leases, r.l)
+		}
+	}
+	return leases, errs
+}
+
+// Sessions that come while their connection is being dialled wait for it:
+// a burst logs in once.
+func TestPoolBurstLogsInOnce(t *testing.T) {
+	dial, dials := slowTarget(t, 300*time.Millisecond)
+	p := NewPool()
+	leases, errs := burst(p, 6, "k", dial)
+	if len(errs) > 0 {
+		t.Fatalf("sessions failed: %v", errs)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("%d dials for a burst of 6 sessions", n)
+	}
+	for _, l := range leases {
+		l.Close()
+	}
+	if n := p.connections(); n != 0 {
+		t.Fatalf("%d connections kept after every session ended", n)
+	}
+}
+
+// A dial that fails fails every session that waited for it, with its
+// error, and leaves nothing in the pool.
+func TestPoolBurstSharesAFailedDial(t *testing.T) {
+	var dials atomic.Int32
+	dial := func() (*Client, error) {
+		dials.Add(1)
+		time.Sleep(200 * time.Millisecond)
+		return nil, errors.New("cannot log in to the target")
+	}
+	p := NewPool()
+	_, errs := burst(p, 5, "k", dial)
+	if len(errs) != 5 {
+		t.Fatalf("%d of 5 sessions failed", len(errs))
+	}
+	for _, err := range errs {
+		if err.Error() != "cannot log in to the target" {
+			t.Fatalf("a waiting session failed with %q", err)
+		}
+	}
+	if n := dials.Load(); n != 1 {
+		t.Fatalf("%d dials for a burst of 5 sessions", n)
+	}
+	if n := p.connections(); n != 0 {
+		t.Fatalf("%d connections kept after a failed dial", n)
+	}
+	// The next session dials again.
+	if _, _, _, err := p.Session("k", dial); err == nil || dials.Load() != 2 {
+		t.Fatalf("session after the failed dial: %v, %d dials", err, dials.Load())
 	}
 }
 
