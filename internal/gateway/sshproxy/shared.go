@@ -18,9 +18,10 @@ import (
 // and a changed credential starts new connections.
 //
 // Sessions that come while a connection of their key is being dialled
-// wait for it rather than dial their own, so that a burst of sessions (a
-// script's parallel runs) logs in once; if that dial fails, they fail with
-// its error, which a dial of their own would have had too.
+// wait for it rather than dial their own, up to maxWaiting of them, so
+// that a burst of sessions (a script's parallel runs) logs in once; if
+// that dial fails, they fail with its error, which a dial of their own
+// would have had too.
 //
 // A connection takes sessions until the target refuses one (OpenSSH's
 // MaxSessions, 10 by default), then new sessions go to another; it is
@@ -38,10 +39,11 @@ type Pool struct {
 }
 
 type pooled struct {
-	ready    chan struct{} // closed once the dial is done: c or err is set
-	c        *Client
-	err      error
+	ready    chan struct{} // closed once the dial and the first open are done
+	c        *Client       // set before ready is closed, if the dial worked
+	err      error         // the dial's or the first open's error, once ready
 	sessions int
+	dialing  bool // not ready yet
 	full     bool // refused a session, or its dial failed: takes no more
 }
 
@@ -56,44 +58,52 @@ type Lease struct {
 	once sync.Once
 }
 
+// maxWaiting is how many sessions may wait for one connection being
+// dialled: OpenSSH's default MaxSessions. Sessions past it dial a
+// connection of their own, as they would be refused on the first anyway.
+const maxWaiting = 10
+
 // Session opens a session channel on a connection of key's that has room,
 // or on a new one from dial, and returns it with its requests and the
-// lease to give back with Close when the session ends. An error from dial
-// is returned as it is, to every session that waited for it. The dial
-// must not be cut short by the end of one session alone (its context):
-// other sessions may be waiting for it.
+// lease to give back with Close when the session ends.
+//
+// The session that dials opens its channel on the new connection before
+// any session waiting for it, and an error, from the dial or from that
+// first open (a target that takes no session at all), is returned as it
+// is to every session that waited. The dial must not be cut short by the
+// end of one session alone (its context): other sessions may be waiting
+// for it.
 func (p *Pool) Session(key string, dial func() (*Client, error)) (*Lease, ssh.Channel, <-chan *ssh.Request, error) {
 	for {
 		p.mu.Lock()
 		var pc *pooled
 		for _, c := range p.conns[key] {
-			if !c.full {
+			if !c.full && !(c.dialing && c.sessions >= maxWaiting) {
 				pc = c
 				break
 			}
 		}
 		fresh := pc == nil
 		if fresh {
-			pc = &pooled{ready: make(chan struct{})}
+			pc = &pooled{ready: make(chan struct{}), dialing: true}
 			p.conns[key] = append(p.conns[key], pc)
 		}
 		pc.sessions++
 		p.mu.Unlock()
+		l := &Lease{p: p, key: key, pc: pc}
 		if fresh {
-			pc.c, pc.err = dial()
-			if pc.err != nil {
-				p.mu.Lock()
-				pc.full = true
-				p.mu.Unlock()
+			ch, reqs, err := p.first(pc, dial)
+			if err != nil {
+				l.Close()
+				return nil, nil, nil, err
 			}
-			close(pc.ready)
+			return l, ch, reqs, nil
 		}
 		<-pc.ready
 		if pc.err != nil {
-			(&Lease{p: p, key: key, pc: pc}).Close()
+			l.Close()
 			return nil, nil, nil, pc.err
 		}
-		l := &Lease{p: p, key: key, pc: pc}
 		ch, reqs, err := p.open(pc.c)
 		if err == nil {
 			return l, ch, reqs, nil
@@ -104,10 +114,33 @@ func (p *Pool) Session(key string, dial func() (*Client, error)) (*Lease, ssh.Ch
 		pc.full = true
 		p.mu.Unlock()
 		l.Close()
-		if fresh {
-			return nil, nil, nil, errRefused(err)
-		}
 	}
+}
+
+// first dials pc's connection and opens the first session channel on it,
+// then lets the sessions waiting for pc go on; a failure is pc's error for
+// them too, and takes pc out of use.
+func (p *Pool) first(pc *pooled, dial func() (*Client, error)) (ch ssh.Channel, reqs <-chan *ssh.Request, err error) {
+	defer func() {
+		if err == nil && pc.c == nil {
+			err = errors.New("the connection to the target could not be made") // dial panicked
+		}
+		pc.err = err
+		p.mu.Lock()
+		pc.dialing = false
+		if err != nil {
+			pc.full = true
+		}
+		p.mu.Unlock()
+		close(pc.ready)
+	}()
+	if pc.c, err = dial(); err != nil {
+		return nil, nil, err
+	}
+	if ch, reqs, err = p.open(pc.c); err != nil {
+		return nil, nil, errRefused(err)
+	}
+	return ch, reqs, nil
 }
 
 // open opens a session channel on c within OpenTimeout. A channel the

@@ -177,12 +177,37 @@ func burst(p *Pool, n int, key string, dial func() (*Client, error)) ([]*Lease, 
 	return leases, errs
 }
 
+// whenWaiting returns dial made to wait until n sessions of key are on
+// the connection being dialled, so that a test's burst is all there
+// however slowly its goroutines start.
+func whenWaiting(t *testing.T, p *Pool, key string, n int, dial func() (*Client, error)) func() (*Client, error) {
+	return func() (*Client, error) {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			p.mu.Lock()
+			waiting := 0
+			for _, c := range p.conns[key] {
+				if c.dialing {
+					waiting += c.sessions
+				}
+			}
+			p.mu.Unlock()
+			if waiting >= n {
+				return dial()
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%d sessions waiting for the dial, want %d", waiting, n)
+				return dial()
+			}
+		}
+	}
+}
+
 // Sessions that come while their connection is being dialled wait for it:
 // a burst logs in once.
 func TestPoolBurstLogsInOnce(t *testing.T) {
-	dial, dials := slowTarget(t, 300*time.Millisecond)
+	dial, dials := slowTarget(t, 0)
 	p := NewPool()
-	leases, errs := burst(p, 6, "k", dial)
+	leases, errs := burst(p, 6, "k", whenWaiting(t, p, "k", 6, dial))
 	if len(errs) > 0 {
 		t.Fatalf("sessions failed: %v", errs)
 	}
@@ -197,16 +222,47 @@ func TestPoolBurstLogsInOnce(t *testing.T) {
 	}
 }
 
+// A burst larger than a target takes sessions on one connection goes on
+// to more connections, and no session fails: the one that dialled opens
+// its own first, before those that waited take the rest.
+func TestPoolBurstOverTheSessionLimit(t *testing.T) {
+	const limit = 3
+	dial, dials := testTarget(t, 0, func(chans <-chan ssh.NewChannel) {
+		n := 0
+		for nch := range chans {
+			if n++; n > limit {
+				nch.Reject(ssh.ResourceShortage, "too many sessions")
+				continue
+			}
+			if _, r, err := nch.Accept(); err == nil {
+				go ssh.DiscardRequests(r)
+			}
+		}
+	})
+	for round := range 10 {
+		p := NewPool()
+		leases, errs := burst(p, 4*limit, "k", dial)
+		if len(errs) > 0 {
+			t.Fatalf("round %d: %d of %d sessions failed: %v", round, len(errs), 4*limit, errs[0])
+		}
+		for _, l := range leases {
+			l.Close()
+		}
+	}
+	if n := dials.Load(); n < 40 {
+		t.Fatalf("%d dials for 10 bursts of %d sessions at %d a connection", n, 4*limit, limit)
+	}
+}
+
 // A dial that fails fails every session that waited for it, with its
 // error, and leaves nothing in the pool.
 func TestPoolBurstSharesAFailedDial(t *testing.T) {
 	var dials atomic.Int32
-	dial := func() (*Client, error) {
-		dials.Add(1)
-		time.Sleep(200 * time.Millisecond)
-		return nil, errors.New("cannot log in to the target")
-	}
 	p := NewPool()
+	dial := whenWaiting(t, p, "k", 5, func() (*Client, error) {
+		dials.Add(1)
+		return nil, errors.New("cannot log in to the target")
+	})
 	_, errs := burst(p, 5, "k", dial)
 	if len(errs) != 5 {
 		t.Fatalf("%d of 5 sessions failed", len(errs))
@@ -223,8 +279,25 @@ func TestPoolBurstSharesAFailedDial(t *testing.T) {
 		t.Fatalf("%d connections kept after a failed dial", n)
 	}
 	// The next session dials again.
-	if _, _, _, err := p.Session("k", dial); err == nil || dials.Load() != 2 {
+	if _, _, _, err := p.Session("k", func() (*Client, error) { dials.Add(1); return nil, errors.New("again") }); err == nil || dials.Load() != 2 {
 		t.Fatalf("session after the failed dial: %v, %d dials", err, dials.Load())
+	}
+}
+
+// No more than maxWaiting sessions wait for one dial; the rest dial too.
+func TestPoolWaitingIsBounded(t *testing.T) {
+	dial, dials := slowTarget(t, 0)
+	p := NewPool()
+	n := maxWaiting + 2
+	leases, errs := burst(p, n, "k", whenWaiting(t, p, "k", n, dial))
+	if len(errs) > 0 {
+		t.Fatalf("sessions failed: %v", errs)
+	}
+	if d := dials.Load(); d != 2 {
+		t.Fatalf("%d dials for %d sessions at once, want 2 (at most %d wait for one)", d, n, maxWaiting)
+	}
+	for _, l := range leases {
+		l.Close()
 	}
 }
 
