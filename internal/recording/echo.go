@@ -18,9 +18,11 @@ import (
 // When it does not, and the line the keys were typed on looks like a
 // password prompt (it ends with a colon, or names a password, passphrase,
 // secret, token or PIN), only the keys that end or abandon the answer
-// (Enter, Ctrl-C, Ctrl-D) are kept, and a marker event says that typing
-// was left out. Neither says how much: a password's length, or the
-// corrections made while typing it, are not for the recording either. Unechoed typing anywhere else, such as at a shell prompt
+// (answerKeys) are kept, and a marker event, one per prompt line, says
+// that typing was left out. Neither says how much: a password's length,
+// the corrections made while typing it, or the pieces it came in are not
+// for the recording either, so at such a prompt even keys without text
+// (Backspace) are held. Unechoed typing anywhere else, such as at a shell prompt
 // after `stty -echo`, is recorded as typed: hiding it would let an operator
 // keep commands out of the audit trail.
 
@@ -40,8 +42,8 @@ func (r *Recorder) holdLocked(now time.Duration, p []byte) bool {
 	if !r.opt.HideUnechoed || r.inputOff {
 		return false
 	}
-	if len(r.held) == 0 && !hasText(p) {
-		return false // control keys only: nothing to hide
+	if len(r.held) == 0 && !hasText(p) && !secretPrompt(r.lastLine) {
+		return false // control keys only, not at a password prompt: nothing to hide
 	}
 	r.held = append(r.held, heldKeys{at: now, data: bytes.Clone(p)})
 	r.heldSize += len(p)
@@ -67,7 +69,8 @@ func (r *Recorder) releaseLocked(now time.Duration, echoed bool, next []byte) {
 		}
 		r.inputLocked(h.at, data)
 	}
-	if left && !r.inputOff {
+	if left && !r.inputOff && !r.marked {
+		r.marked = true
 		r.buf = appendEventStart(r.buf, now, KindMarker)
 		r.buf = append(r.buf, unechoedMarker...)
 		r.buf = append(r.buf, eventEnd...)
@@ -115,7 +118,7 @@ func (r *Recorder) outputSeenLocked(now time.Duration, p []byte) {
 	// Only the end of the line is kept, and only the end of p copied:
 	// bulk output must not be copied here.
 	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
-		r.lastLine = r.lastLine[:0]
+		r.lastLine, r.marked = r.lastLine[:0], false
 		p = p[i+1:]
 	}
 	if len(p) >= maxLine {

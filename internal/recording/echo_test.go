@@ -91,6 +91,30 @@ func TestUnechoedInputLeftOut(t *testing.T) {
 			t.Fatalf("marker %q", got)
 		}
 	})
+	t.Run("editing keys typed on their own at a password prompt are left out", func(t *testing.T) {
+		evs := record(t, Options{HideUnechoed: true, MergeWithin: -1},
+			[]step{{out: "Password: "}, {in: "\x7f"}, {in: "\x15"}, {in: "\x1b[D"}, {in: "hi"}, {in: "\r"}, {out: "\r\n"}})
+		if got := inputOf(evs); got != "\r" {
+			t.Fatalf("recorded input %q, want only the Enter", got)
+		}
+	})
+	t.Run("one marker per prompt, however many pieces the typing came in", func(t *testing.T) {
+		evs := record(t, Options{HideUnechoed: true, MergeWithin: -1},
+			[]step{{out: "Password: "}, {in: "hunter3"}, {out: "\a"}, {in: "\x7f"}, {in: "2\r"}, {out: "\r\n"},
+				{out: "Sorry, try again.\r\nPassword: "}, {in: "pw\r"}, {out: "\r\n"}})
+		if got := inputOf(evs); got != "\r\r" {
+			t.Fatalf("recorded input %q, want only the Enters", got)
+		}
+		marks := 0
+		for _, e := range evs {
+			if e.Kind == KindMarker {
+				marks++
+			}
+		}
+		if marks != 2 {
+			t.Fatalf("%d markers for two prompts", marks)
+		}
+	})
 	t.Run("corrections at a password prompt are left out too", func(t *testing.T) {
 		evs := record(t, Options{HideUnechoed: true, MergeWithin: -1},
 			[]step{{out: "Password: "}, {in: "hunx\x7fter\x15hunter2\x1b[D\t\r"}, {out: "\r\n"}})

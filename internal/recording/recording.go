@@ -193,6 +193,7 @@ type Recorder struct {
 	held      []heldKeys
 	heldSize  int
 	heldAhead bool // the held keys were typed ahead of an echoed Enter
+	marked    bool // a marker was written for the line the cursor is on
 	lastLine  []byte
 
 	writing bool  // the writer runs (started by record, ends when idle)
