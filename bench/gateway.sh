@@ -54,6 +54,13 @@ cpu_self() { awk '{print $14+$15}' "/proc/$1/stat"; }
 cpu_children() { awk '{print $16+$17}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 metric() { curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1==m {printf "%.0f\n", $2}'; }
+# cpu_list: the numbers of the CPUs this script may use, one a line
+cpu_list() {
+	local part
+	for part in $(awk '/^Cpus_allowed_list:/ {print $2}' /proc/self/status | tr , ' '); do
+		if [[ $part == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
+	done
+}
 descendants() {
 	local p c
 	for p in "$@"; do
@@ -133,7 +140,7 @@ need curl "apt-get install curl"
 need awk "apt-get install gawk"
 need pgrep "apt-get install procps"
 need timeout "coreutils"
-need taskset "apt-get install util-linux"
+has F && need taskset "apt-get install util-linux"
 need useradd "apt-get install passwd"
 need userdel "apt-get install passwd"
 need chpasswd "apt-get install passwd"
@@ -620,22 +627,18 @@ SFTP_OPTS=(-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/n
 for lay in shared split; do
 	for leg in direct postern hop; do : >"$TMP/sftp.$lay.$leg"; done
 done
-# Through the hop, sftp talks to the command's stdio (-D) rather than
-# running ssh itself: the outer ssh, the target's sshd running the inner
-# ssh, which asks the target for its sftp subsystem.
-# (A script, since sftp splits -D's argument its own way.)
-printf '#!/usr/bin/env bash\nexec %s-s %q sftp\n' "$(printf '%q ' "${DIRECT[@]}" "${HOP_INNER[@]:0:${#HOP_INNER[@]}-1}")" \
-	"${HOP_INNER[-1]}" >"$TMP/sftp-hop" && chmod 755 "$TMP/sftp-hop" || die "cannot write $TMP/sftp-hop"
-SFTP_HOP=$TMP/sftp-hop
 # F runs each leg in two layouts. shared: everything on every CPU, as the
-# rest of the script runs. split: the gateway (Postern, or the hop's middle
-# ssh) alone on the last CPU and the endpoints (sftp with its ssh, the
-# target's sshd with its sftp server) on the others, the same in all three
-# legs: the shape of a gateway on a host of its own, which then costs the
-# endpoints no CPU.
-NCPU=$(nproc)
-GW_CPU=$((NCPU - 1)) END_CPUS=0 ALL_CPUS=0-$((NCPU - 1))
-((NCPU > 2)) && END_CPUS=0-$((NCPU - 2))
+# rest of the script runs. split: the gateway alone on the last CPU and the
+# endpoints (sftp with its ssh, the target's sshd with its sftp server) on
+# the others, the same in all three legs: the shape of a gateway on a host
+# of its own, which then costs the endpoints no CPU. The gateway is
+# Postern, or the hop's middle: the target's sshd process serving the
+# outer connection and the inner ssh it runs.
+mapfile -t CPUS < <(cpu_list)
+NCPU=${#CPUS[@]}
+GW_CPU=${CPUS[-1]}
+ALL_CPUS=$(IFS=, && echo "${CPUS[*]}")
+END_CPUS=$(IFS=, && echo "${CPUS[*]:0:NCPU-1}")
 SFTP_LAYOUTS="shared split"
 ((NCPU > 1)) || SFTP_LAYOUTS=shared
 # layout shared|split: pins Postern and the target's sshd (whose children,
@@ -646,10 +649,23 @@ layout() {
 	split) PIN=(taskset -c "$END_CPUS") && taskset -a -p -c "$GW_CPU" "$POSTERN_PID" && taskset -a -p -c "$END_CPUS" "$SSHD_PID" ;;
 	esac >/dev/null || die "taskset could not pin postern and sshd ($1)"
 }
-# In the split layout the hop's middle ssh runs on the gateway's CPU, as
-# Postern does.
-sed "s|^exec |exec taskset -c $GW_CPU |" "$SFTP_HOP" >"$TMP/sftp-hop-split" && chmod 755 "$TMP/sftp-hop-split" ||
-	die "cannot write $TMP/sftp-hop-split"
+# Through the hop, sftp talks to the command's stdio (-D) rather than
+# running ssh itself: the outer ssh, the target's sshd running the inner
+# ssh, which asks the target for its sftp subsystem.
+# hop_script FILE [WORD...]: writes that command as a script (sftp splits
+# -D's argument its own way), the WORDs run by the target's shell first
+hop_script() {
+	local f=$1
+	shift
+	printf '#!/usr/bin/env bash\nexec %s-s %q sftp\n' \
+		"$(printf '%q ' "${DIRECT[@]}" "$@" "${HOP_INNER[@]:0:${#HOP_INNER[@]}-1}")" "${HOP_INNER[-1]}" >"$f" &&
+		chmod 755 "$f" || die "cannot write $f"
+}
+SFTP_HOP=$TMP/sftp-hop
+hop_script "$SFTP_HOP"
+# Split: the target's shell moves its parent (the sshd process serving the
+# outer connection) to the gateway's CPU and runs the inner ssh there.
+hop_script "$TMP/sftp-hop-split" taskset -p -c "$GW_CPU" '$PPID' '>/dev/null' ';' exec taskset -c "$GW_CPU"
 for ((r = 1; r <= SFTP_RUNS; r++)); do
 	for lay in $SFTP_LAYOUTS; do
 		layout "$lay"
