@@ -81,6 +81,9 @@ func (s *session) open(r *sftp.Request, read, write bool) (*transfer, error) {
 		return nil, err
 	}
 	c, err := s.client(*pl.t)
+	if err == nil {
+		err = s.takeFile()
+	}
 	if err != nil {
 		s.fail(ev, err)
 		return nil, err
@@ -88,6 +91,7 @@ func (s *session) open(r *sftp.Request, read, write bool) (*transfer, error) {
 	flags := r.Pflags()
 	f, err := c.OpenFile(pl.path, osFlags(flags, read, write))
 	if err != nil {
+		s.putFile()
 		err = fromTarget(err)
 		s.fail(ev, err)
 		return nil, err
@@ -96,6 +100,7 @@ func (s *session) open(r *sftp.Request, read, write bool) (*transfer, error) {
 	if flags.Append {
 		fi, err := f.Stat()
 		if err != nil {
+			s.putFile()
 			f.Close()
 			err = fromTarget(err)
 			s.fail(ev, err)
@@ -150,8 +155,13 @@ func (s *session) Filecmd(r *sftp.Request) error {
 	case "Remove":
 		return s.onTarget(r, OpDelete, ActionDelete, func(c *sftp.Client, p string) error {
 			// The client's Remove also removes empty directories; remove
-			// does not, on a target reached directly.
-			if fi, err := c.Lstat(p); err == nil && fi.IsDir() {
+			// does not, on a target reached directly. A path that cannot
+			// be looked at is not removed at all: it may be one.
+			fi, err := c.Lstat(p)
+			if err != nil {
+				return err
+			}
+			if fi.IsDir() {
 				return newStatus(sftp.ErrSSHFxFailure, "%s is a directory", p)
 			}
 			return c.Remove(p)

@@ -95,6 +95,84 @@ func TestDigest(t *testing.T) {
 	}
 }
 
+// Small out-of-order pieces are held at what they cost, not at a pooled
+// buffer's size each, so a client sending bytes one at a time out of order
+// cannot make a digest hold more than maxPending.
+func TestDigestHoldsSmallPiecesAtTheirSize(t *testing.T) {
+	base := buffered.Load()
+	d := newDigest()
+	const pieces = 2000
+	for i := range pieces {
+		d.add([]byte{1}, int64(2*i+1))
+	}
+	held := 0
+	for _, q := range d.pending {
+		held += cap(q)
+	}
+	if len(d.pending) != pieces || held > 16*pieces || d.held < held {
+		t.Fatalf("%d one-byte pieces held in %d bytes of buffers (counted %d)", len(d.pending), held, d.held)
+	}
+	// Past the bound it gives up rather than hold more.
+	for i := pieces; !d.broken; i++ {
+		d.add([]byte{1}, int64(2*i+1))
+		if d.held > maxPending {
+			t.Fatalf("the digest holds %d, over its bound of %d", d.held, maxPending)
+		}
+	}
+	if d.sum() != "" {
+		t.Fatal("a transfer with gaps got a digest")
+	}
+	if got := buffered.Load(); got != base {
+		t.Fatalf("the budget is at %d after the digest let go, was %d", got, base)
+	}
+}
+
+// With the gateway's budget spent, a download is read straight from the
+// target and a reordered transfer gets no digest; both give their part of
+// the budget back when done.
+func TestBudget(t *testing.T) {
+	base := buffered.Load()
+	readAheadPass(t, readChunk, 3*raBlock)
+	data := make([]byte, 1<<20)
+	offs, parts := chunks(data, 32<<10)
+	d := newDigest()
+	d.add(parts[1], offs[1])
+	d.add(parts[0], offs[0])
+	for i := 2; i < len(parts); i++ {
+		d.add(parts[i], offs[i])
+	}
+	if d.sum() != hexSum(data) {
+		t.Fatal("a reordered transfer within the budget got no digest")
+	}
+	if got := buffered.Load(); got != base {
+		t.Fatalf("the budget is at %d after the transfers, was %d", got, base)
+	}
+
+	// Spent: only a little is left.
+	if !reserve(maxBuffered - int(base) - 1000) {
+		t.Fatal("cannot take the budget")
+	}
+	defer unreserve(maxBuffered - int(base) - 1000)
+	src := &countingReader{r: bytes.NewReader(make([]byte, 8*raBlock))}
+	ra := newReadAhead(splitReader{src, readChunk})
+	buf := make([]byte, 32<<10)
+	for off := 0; off < 4*raBlock; off += len(buf) {
+		if n, err := ra.ReadAt(buf, int64(off)); n != len(buf) || err != nil {
+			t.Fatalf("read at %d: %d, %v", off, n, err)
+		}
+	}
+	ra.close()
+	if read := src.bytes.Load(); read != 4*raBlock {
+		t.Fatalf("read %d bytes from the target for %d asked, with no budget to read ahead", read, 4*raBlock)
+	}
+	d = newDigest()
+	d.add(parts[1], offs[1])
+	d.add(parts[0], offs[0])
+	if d.sum() != "" {
+		t.Fatal("a reordered transfer got a digest with no budget to hold its data")
+	}
+}
+
 // countingReader counts the bytes read from it.
 type countingReader struct {
 	r     io.ReaderAt

@@ -99,9 +99,9 @@ func limitsRequest(body []byte) (uint32, bool) {
 }
 
 // limitsReply says what the proxy accepts: packets up to pkg/sftp's
-// limit, reads and writes of maxReadLength, and any number of handles.
+// limit, reads and writes of maxReadLength, and maxFiles open files.
 func limitsReply(id uint32) []byte {
-	return frame(fxpExtendedReply, u32(id), u64(maxPacketLength), u64(maxReadLength), u64(maxReadLength), u64(0))
+	return frame(fxpExtendedReply, u32(id), u64(maxPacketLength), u64(maxReadLength), u64(maxReadLength), u64(maxFiles))
 }
 
 // frame builds an SFTP packet (length, type, body) of type typ from the

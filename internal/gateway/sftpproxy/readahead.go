@@ -65,6 +65,7 @@ func (b *raBuf) release() {
 		data := b.data[:cap(b.data)]
 		b.data = nil
 		blockPool.Put(&data)
+		unreserve(raBlock)
 	}
 }
 
@@ -172,7 +173,9 @@ func (r *readAhead) blockFor(pos int64, size int) *raBuf {
 	// A new window from here; blocks still being read finish unseen.
 	r.next = max(r.next, pos+int64(size))
 	r.drop(len(r.blocks))
-	r.start(pos)
+	if !r.start(pos) {
+		return nil // the gateway's read-ahead budget is spent
+	}
 	b := r.blocks[0]
 	b.refs.Add(1)
 	r.slide(0)
@@ -196,16 +199,18 @@ func (r *readAhead) slide(i int) {
 	}
 	for len(r.blocks)-i <= raWindow {
 		end := r.blocks[len(r.blocks)-1].off + int64(r.block)
-		if r.eof >= 0 && end >= r.eof {
+		if r.eof >= 0 && end >= r.eof || !r.start(end) {
 			return
 		}
-		r.start(end)
 	}
 }
 
-// start appends a block at off and reads it in the background. Called
-// with r.mu held.
-func (r *readAhead) start(off int64) {
+// start appends a block at off and reads it in the background, if the
+// gateway's budget (maxBuffered) has room for it. Called with r.mu held.
+func (r *readAhead) start(off int64) bool {
+	if !reserve(raBlock) {
+		return false
+	}
 	// block is at most raBlock: chunks are at most maxReadLength.
 	b := &raBuf{off: off, data: (*blockPool.Get().(*[]byte))[:r.block], done: make(chan struct{})}
 	b.refs.Store(2) // the window's and the read's
@@ -224,6 +229,7 @@ func (r *readAhead) start(off int64) {
 		}
 		close(b.done)
 	}()
+	return true
 }
 
 // close lets go of the window and waits for the reads under way, before

@@ -33,6 +33,31 @@ type session struct {
 	reachAt time.Time
 	links   map[string]*link
 	closed  bool
+	files   int // files open (transfers), at most maxFiles
+}
+
+// maxFiles bounds the files one session may have open at once, as the
+// limits extension tells clients (limits.go): each holds a file open on a
+// target and some memory in the gateway.
+const maxFiles = 256
+
+// takeFile counts a file about to be opened, or says why it may not be.
+func (s *session) takeFile() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.files >= maxFiles {
+		return newStatus(sftp.ErrSSHFxFailure, "postern: a session may have at most %d files open at once; close some first", maxFiles)
+	}
+	s.files++
+	return nil
+}
+
+// putFile counts a file closed, or one that takeFile counted but did not
+// open.
+func (s *session) putFile() {
+	s.mu.Lock()
+	s.files--
+	s.mu.Unlock()
 }
 
 // reach is what the operator may reach: the targets with connect, sorted
@@ -257,11 +282,14 @@ func (s *session) close() {
 	}
 }
 
+// closeClient closes a target connection: the connection under the client
+// first, so that closing the client does not wait on a target that has
+// stopped answering.
 func closeClient(c *Client, closer io.Closer) {
-	c.Close()
 	if closer != nil {
 		closer.Close()
 	}
+	c.Close()
 }
 
 // audit records e, even after the session's context ended: the last

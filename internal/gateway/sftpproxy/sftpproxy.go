@@ -67,6 +67,16 @@
 // from the target in large concurrent blocks (readahead.go); and uploads
 // go on to the target as concurrent requests (ClientOptions).
 //
+// # Bounds
+//
+// A session may have maxFiles (256) files open at once, which the limits
+// extension tells clients. Read-ahead blocks and out-of-order data waiting
+// to be hashed come out of one budget for the whole gateway (maxBuffered,
+// budget.go); when it is spent, downloads are read straight from the
+// target and a reordered transfer gets no digest. Operations still waiting
+// on a target closeGrace (30 s) after the client went are cut off with the
+// target connection.
+//
 // # Known differences from a direct connection
 //
 // The mode an open asks for when it creates a file is not passed on
@@ -81,6 +91,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -210,7 +222,19 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, b Backend, direct *Target
 			opts = append(opts, sftp.WithStartDirectory(home))
 		}
 	}
-	srv := sftp.NewRequestServer(newLimitsConn(ch), sftp.Handlers{FileGet: s, FilePut: s, FileCmd: s, FileList: s}, opts...)
+	// Once the client has gone, operations still waiting on a target get
+	// closeGrace to finish before the target connections are closed under
+	// them: a target that never answers (an open of a pipe no one
+	// writes, a dead NFS mount) must not keep the session, and its
+	// connections, for as long as the operator's SSH connection lasts.
+	var grace atomic.Pointer[time.Timer]
+	in := &endWatch{ReadWriteCloser: ch, ended: func() { grace.Store(time.AfterFunc(closeGrace, s.close)) }}
+	defer func() {
+		if t := grace.Load(); t != nil {
+			t.Stop()
+		}
+	}()
+	srv := sftp.NewRequestServer(newLimitsConn(in), sftp.Handlers{FileGet: s, FilePut: s, FileCmd: s, FileList: s}, opts...)
 	stop := context.AfterFunc(ctx, func() {
 		// The target connections too: operations waiting on a target
 		// must not hold the end of the session up.
@@ -224,6 +248,26 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, b Backend, direct *Target
 		return nil
 	}
 	return err
+}
+
+// closeGrace is how long operations under way may go on after the client
+// has ended the session (see Serve).
+var closeGrace = 30 * time.Second
+
+// endWatch calls ended, once, when a read from the client fails: the
+// client has ended the session or its connection.
+type endWatch struct {
+	io.ReadWriteCloser
+	once  sync.Once
+	ended func()
+}
+
+func (e *endWatch) Read(p []byte) (int, error) {
+	n, err := e.ReadWriteCloser.Read(p)
+	if err != nil {
+		e.once.Do(e.ended)
+	}
+	return n, err
 }
 
 // maxReadLength is the most data one read or write request may carry, as

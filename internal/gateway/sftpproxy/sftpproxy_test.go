@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -665,6 +666,24 @@ func TestResume(t *testing.T) {
 	// A client that opens to append and counts on the server to put its
 	// writes at the end (as pkg/sftp's File.Write does, from offset 0) is
 	// refused, rather than let overwrite the start of the file.
+	c := g.client(t)
+	f, err := c.OpenFile(onTarget(remote), os.O_WRONLY|os.O_APPEND)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("overwrite?")); err == nil {
+		t.Fatalf("a write at offset 0 of an appending handle was accepted")
+	}
+	f.Close()
+	if got, err := os.ReadFile(remote); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the file changed after a refused append: %d bytes, %v", len(got), err)
+	}
+}
+
+// client logs in to the gateway as alice with pkg/sftp's client, for
+// requests the sftp command does not make; it is closed with the test.
+func (g *gateway) client(t *testing.T) *sftp.Client {
+	t.Helper()
 	pem, err := os.ReadFile(g.opKey)
 	if err != nil {
 		t.Fatal(err)
@@ -678,21 +697,81 @@ func TestResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() })
 	c, err := sftp.NewClient(conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	f, err := c.OpenFile(onTarget(remote), os.O_WRONLY|os.O_APPEND)
-	if err != nil {
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A session has at most MaxFiles files open at once; closing one makes
+// room for the next.
+func TestFileLimit(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	remote := filepath.Join(g.tg.Home, "many.txt")
+	if err := os.WriteFile(remote, []byte("open me\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Write([]byte("overwrite?")); err == nil {
-		t.Fatalf("a write at offset 0 of an appending handle was accepted")
+	c := g.client(t)
+	var open []*sftp.File
+	for range sftpproxy.MaxFiles {
+		f, err := c.Open(onTarget(remote))
+		if err != nil {
+			t.Fatalf("open %d: %v", len(open)+1, err)
+		}
+		open = append(open, f)
+	}
+	if _, err := c.Open(onTarget(remote)); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Fatalf("open past the limit: %v", err)
+	}
+	open[0].Close()
+	f, err := c.Open(onTarget(remote))
+	if err != nil {
+		t.Fatalf("open after closing one: %v", err)
 	}
 	f.Close()
-	if got, err := os.ReadFile(remote); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("the file changed after a refused append: %d bytes, %v", len(got), err)
+	for _, f := range open[1:] {
+		f.Close()
+	}
+}
+
+// A session whose client has gone ends within the grace period even when
+// an operation is stuck on the target (an open of a pipe no one writes),
+// though the operator's SSH connection stays up: the target connection is
+// closed under it and the operation audited as failed.
+func TestClientGoneWhileTargetStuck(t *testing.T) {
+	defer sftpproxy.SetCloseGrace(time.Second)()
+	g := startGateway(t)
+	fifo := filepath.Join(g.tg.Home, "stuck.fifo")
+	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(fifo, 0o666)
+	// Let the target's sftp server out of its open at the end, whatever
+	// happened.
+	defer func() {
+		if f, err := os.OpenFile(fifo, os.O_RDWR, 0); err == nil {
+			f.Close()
+		}
+	}()
+	c := g.client(t)
+	go c.Open(onTarget(fifo))
+	time.Sleep(500 * time.Millisecond) // the open is on the target, waiting
+	go c.Close()                       // which waits for the session to end
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		for _, e := range g.eventsSince(0) {
+			if e.Path == fifo {
+				if e.Success {
+					t.Fatalf("the stuck open was audited as done: %+v", e)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session did not end within the grace period after its client had gone")
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sftpproxy
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
@@ -12,11 +13,17 @@ import (
 )
 
 // maxPending bounds the out-of-order data a digest holds while it waits
-// for the bytes before it. pkg/sftp's server hands a handle's reads and
-// writes to several workers at once, so packets sent in order reach us a
-// little out of order; a client that reorders far more than this (random
-// access) gets no digest rather than unbounded memory use.
+// for the bytes before it, counted as the memory it takes (pendingCost).
+// pkg/sftp's server hands a handle's reads and writes to several workers
+// at once, so packets sent in order reach us a little out of order; a
+// client that reorders far more than this (random access) gets no digest
+// rather than unbounded memory use. The gateway-wide budget
+// (maxBuffered) applies too.
 const maxPending = 16 << 20
+
+// pendingCost is what holding q costs: its buffer and its place in the
+// map.
+func pendingCost(q []byte) int { return cap(q) + 64 }
 
 // digest is the SHA-256 of the bytes of one direction of a transfer,
 // hashed in file order as they pass (see Event.SHA256).
@@ -49,22 +56,26 @@ func (d *digest) add(p []byte, off int64) {
 				break
 			}
 			delete(d.pending, d.next)
-			d.held -= len(q)
+			d.held -= pendingCost(q)
+			unreserve(pendingCost(q))
 			d.h.Write(q)
 			d.next += int64(len(q))
 			putChunk(q)
 		}
 	case off > d.next:
-		if _, dup := d.pending[off]; dup || d.held+len(p) > maxPending {
+		// Copied: the caller's buffer is not ours to keep.
+		q := copyChunk(p)
+		cost := pendingCost(q)
+		if _, dup := d.pending[off]; dup || d.held+cost > maxPending || !reserve(cost) {
+			putChunk(q)
 			d.fail()
 			return
 		}
 		if d.pending == nil {
 			d.pending = map[int64][]byte{}
 		}
-		// Copied, into a pooled buffer: the caller's is not ours to keep.
-		d.pending[off] = append(getChunk(len(p)), p...)
-		d.held += len(p)
+		d.pending[off] = q
+		d.held += cost
 	default: // data again for bytes already hashed
 		d.fail()
 	}
@@ -74,6 +85,7 @@ func (d *digest) fail() {
 	for _, q := range d.pending {
 		putChunk(q)
 	}
+	unreserve(d.held)
 	d.broken, d.pending, d.held = true, nil, 0
 }
 
@@ -81,11 +93,14 @@ func (d *digest) fail() {
 // transfers have some) and short-lived.
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, maxReadLength); return &b }}
 
-func getChunk(n int) []byte {
-	if n > maxReadLength {
-		return make([]byte, 0, n)
+// copyChunk copies p: into a pooled buffer when it is about the size of
+// one, else into one of its own size, so that a small piece never holds a
+// large buffer.
+func copyChunk(p []byte) []byte {
+	if len(p) < maxReadLength/2 || len(p) > maxReadLength {
+		return bytes.Clone(p)
 	}
-	return (*chunkPool.Get().(*[]byte))[:0]
+	return append((*chunkPool.Get().(*[]byte))[:0], p...)
 }
 
 func putChunk(b []byte) {
@@ -201,6 +216,7 @@ func (x *transfer) Close() error {
 	}
 	x.closed = true
 	x.mu.Unlock()
+	defer x.s.putFile()
 	if x.ra != nil {
 		x.ra.close()
 	}
