@@ -85,37 +85,60 @@ func floorPercent(live, roots, floor uint64) int {
 }
 
 // handBackEvery is how often the live-session count is looked at, and
-// handBackAfter how many sessions must have ended since the peak (and at
-// least half of them) for freed memory to be handed back at once.
+// handBackAfter how many sessions a change must involve for freed memory
+// to be handed back at once (sessionWatch).
 const (
-	handBackEvery = 10 * time.Second
+	handBackEvery = 2 * time.Second
 	handBackAfter = 50
 )
 
 // handBackAfterSessions returns freed memory to the system when many
-// sessions have ended, instead of at the Go runtime's own unhurried pace,
-// so that a gateway's footprint follows its load down as well as up.
+// sessions have ended, and when many have started and the count has
+// settled, instead of at the Go runtime's own unhurried pace, so that a
+// gateway's footprint follows its load down as well as up, and comes back
+// after a login storm to what the sessions hold.
 func handBackAfterSessions(ctx context.Context, live func() int) {
 	t := time.NewTicker(handBackEvery)
 	defer t.Stop()
-	peak := 0
+	var w sessionWatch
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		n := live()
-		if shouldHandBack(peak, n) {
+		if w.next(live()) {
 			debug.FreeOSMemory()
-			peak = n
 		}
-		peak = max(peak, n)
 	}
 }
 
-// shouldHandBack says whether going from peak live sessions to n is a
-// drop worth a forced collection.
-func shouldHandBack(peak, n int) bool {
-	return peak-n >= handBackAfter && n <= peak/2
+// sessionWatch follows the live-session count, look by look, since memory
+// was last handed back.
+type sessionWatch struct {
+	peak, low, prev int
+}
+
+// next takes the count n and says whether to hand freed memory back now:
+// when handBackAfter sessions or more, and at least half of them, have
+// ended since the peak; or when handBackAfter or more have started since
+// the low point and the count held within 1% since the last look (opening
+// them is over, and what it took beyond what they hold is garbage).
+func (w *sessionWatch) next(n int) bool {
+	drop := w.peak-n >= handBackAfter && n <= w.peak/2
+	settled := n-w.low >= handBackAfter && abs(n-w.prev) <= n/100
+	w.prev = n
+	if drop || settled {
+		w.peak, w.low = n, n
+		return true
+	}
+	w.peak, w.low = max(w.peak, n), min(w.low, n)
+	return false
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

@@ -21,20 +21,26 @@ func TestFloorPercent(t *testing.T) {
 	}
 }
 
-func TestShouldHandBack(t *testing.T) {
+func TestSessionWatch(t *testing.T) {
 	for _, c := range []struct {
-		peak, now int
-		want      bool
+		name  string
+		looks []int
+		want  []bool // at each look
 	}{
-		{1000, 0, true},   // all sessions ended
-		{1000, 500, true}, // half of a large peak
-		{1000, 600, false},
-		{60, 5, true},
-		{40, 0, false}, // too few sessions to matter
-		{0, 0, false},
+		{"all sessions end", []int{1000, 1000, 0}, []bool{false, true, true}},
+		{"half of a large peak ends", []int{0, 1000, 1000, 500}, []bool{false, false, true, true}},
+		{"less than half ends", []int{0, 1000, 1000, 600}, []bool{false, false, true, false}},
+		{"too few to matter", []int{0, 40, 40, 0}, []bool{false, false, false, false}},
+		{"a login storm, then steady", []int{0, 300, 700, 1000, 1005, 1005}, []bool{false, false, false, false, true, false}},
+		{"still opening", []int{0, 100, 200, 300}, []bool{false, false, false, false}},
+		{"churn after a hand-back", []int{1000, 1000, 990, 1010, 1000}, []bool{false, true, false, false, false}},
+		{"nothing", []int{0, 0, 0}, []bool{false, false, false}},
 	} {
-		if got := shouldHandBack(c.peak, c.now); got != c.want {
-			t.Errorf("shouldHandBack(%d, %d) = %v, want %v", c.peak, c.now, got, c.want)
+		var w sessionWatch
+		for i, n := range c.looks {
+			if got := w.next(n); got != c.want[i] {
+				t.Errorf("%s: look %d (%d sessions): %v, want %v", c.name, i, n, got, c.want[i])
+			}
 		}
 	}
 }
