@@ -50,8 +50,9 @@
 //
 // Operations that change or transfer something (upload, download, delete,
 // rmdir, mkdir, rename, symlink, link, setstat) are audited through
-// Backend.Audit, successful or not, as are all refusals. Listings and
-// stats are not: clients issue them constantly, and they change nothing.
+// Backend.Audit, whether they succeed, fail or are refused. Listings,
+// stats, realpath, readlink and statvfs are not, refused or not: clients
+// issue them constantly, and they change nothing.
 // A transfer is one event, sent when the client closes the file, with the
 // byte count and the SHA-256 of the data, computed as it streams through
 // (see Event.SHA256); nothing is ever read back to hash it.
