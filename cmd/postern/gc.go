@@ -121,12 +121,14 @@ type sessionWatch struct {
 
 // next takes the count n and says whether to hand freed memory back now:
 // when handBackAfter sessions or more, and at least half of them, have
-// ended since the peak; or when handBackAfter or more have started since
-// the low point and the count held within 1% since the last look (opening
-// them is over, and what it took beyond what they hold is garbage).
+// ended since the peak; or when handBackAfter or more, and at least half
+// as many as there were, have started since the low point and the count
+// held within 1% since the last look (opening them is over, and what it
+// took beyond what they hold is garbage). Sessions coming and going on a
+// busy gateway are neither.
 func (w *sessionWatch) next(n int) bool {
 	drop := w.peak-n >= handBackAfter && n <= w.peak/2
-	settled := n-w.low >= handBackAfter && abs(n-w.prev) <= n/100
+	settled := n-w.low >= max(handBackAfter, w.low/2) && abs(n-w.prev) <= n/100
 	w.prev = n
 	if drop || settled {
 		w.peak, w.low = n, n

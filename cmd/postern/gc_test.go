@@ -34,6 +34,8 @@ func TestSessionWatch(t *testing.T) {
 		{"a login storm, then steady", []int{0, 300, 700, 1000, 1005, 1005}, []bool{false, false, false, false, true, false}},
 		{"still opening", []int{0, 100, 200, 300}, []bool{false, false, false, false}},
 		{"churn after a hand-back", []int{1000, 1000, 990, 1010, 1000}, []bool{false, true, false, false, false}},
+		{"churn of batches on a busy gateway", []int{0, 2000, 2000, 1940, 2000, 2000, 1940, 2005, 2005}, []bool{false, false, true, false, false, false, false, false, false}},
+		{"a second storm on top", []int{0, 1000, 1000, 1600, 1600}, []bool{false, false, true, false, true}},
 		{"nothing", []int{0, 0, 0}, []bool{false, false, false}},
 	} {
 		var w sessionWatch

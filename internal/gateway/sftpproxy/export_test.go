@@ -12,3 +12,6 @@ func SetCloseGrace(d time.Duration) (restore func()) {
 	closeGrace = d
 	return func() { closeGrace = old }
 }
+
+// Buffered is the part of the gateway's SFTP memory budget in use.
+func Buffered() int64 { return buffered.Load() }

@@ -362,6 +362,9 @@ func TestLimits(t *testing.T) {
 		binary.BigEndian.Uint64(body[4:]) != maxPacketLength || binary.BigEndian.Uint64(body[12:]) != maxReadLength || binary.BigEndian.Uint64(body[20:]) != maxReadLength {
 		t.Fatalf("limits reply: type %d, body %x", typ, body)
 	}
+	if got := binary.BigEndian.Uint64(body[28:]); got != maxFiles {
+		t.Fatalf("limits reply: %d open files, want %d", got, maxFiles)
+	}
 	// Other requests, extended ones included, reach the server.
 	client.Write(frame(16, u32(8), str("/"))) // REALPATH
 	if typ, body = readFrame(t, client); typ != 104 || binary.BigEndian.Uint32(body) != 8 {
@@ -373,6 +376,23 @@ func TestLimits(t *testing.T) {
 	}
 	client.Close()
 	<-done
+}
+
+// Packets too short to be SFTP or longer than the server takes end the
+// conversation at the filter, where the session sees it end.
+func TestLimitsConnRefusesBadLengths(t *testing.T) {
+	for _, length := range []uint32{0, 4, maxPacketLength + 1, 1 << 31} {
+		in := binary.BigEndian.AppendUint32(nil, length)
+		in = append(in, make([]byte, 8)...)
+		c := newLimitsConn(struct {
+			io.Reader
+			io.Writer
+			io.Closer
+		}{bytes.NewReader(in), io.Discard, io.NopCloser(nil)})
+		if n, err := c.Read(make([]byte, 64)); err == nil {
+			t.Errorf("a packet of length %d was read (%d bytes)", length, n)
+		}
+	}
 }
 
 // fakeBackend has targets that a test changes, and no targets to dial.

@@ -3,6 +3,7 @@ package sftpproxy
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 )
@@ -14,6 +15,7 @@ const (
 	fxpExtendedReply = 201
 	limitsExt        = "limits@openssh.com"
 	maxPacketLength  = 256 << 10 // the largest packet pkg/sftp's server accepts
+	minPacketLength  = 5         // a type and a request id (or INIT's version)
 )
 
 // limitsConn sits between the operator's channel and pkg/sftp's server and
@@ -61,8 +63,10 @@ func (c *limitsConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		length := int(binary.BigEndian.Uint32(c.hdr[:4]))
-		if length < 1 {
-			return 0, errEmptyPacket
+		if length < minPacketLength || length > maxPacketLength {
+			// Refused here rather than by the server, so that the
+			// session's end is seen (Serve's endWatch).
+			return 0, fmt.Errorf("sftp packet of length %d: want %d to %d", length, minPacketLength, maxPacketLength)
 		}
 		if c.hdr[4] != fxpExtended || length > 4096 {
 			// Anything but a small extended request streams through;
@@ -158,8 +162,7 @@ func (c *limitsConn) reply(frame []byte) error {
 }
 
 var (
-	errShortFrame  = errors.New("sftp packet written without its length")
-	errEmptyPacket = errors.New("sftp packet of length 0")
+	errShortFrame = errors.New("sftp packet written without its length")
 )
 
 // Write passes the server's packets to the client, adding limits to the

@@ -28,6 +28,7 @@ type session struct {
 	start  string    // where relative paths start
 	began  time.Time // shown as the virtual directories' time
 
+	closeMu sync.Mutex // held while close runs
 	mu      sync.Mutex
 	reach   *reach // nil until fetched
 	reachAt time.Time
@@ -267,8 +268,11 @@ func (s *session) dial(k string, t Target, l *link) {
 	}()
 }
 
-// close ends every target connection.
+// close ends every target connection. A second call waits for the first
+// to be done.
 func (s *session) close() {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
 	s.mu.Lock()
 	s.closed = true
 	links := s.links

@@ -162,8 +162,8 @@ type Backend interface {
 	Targets(ctx context.Context) ([]Target, error)
 	// Dial opens an SFTP client to the target as the system user; the
 	// gateway does the permission check, credentials and host key
-	// pinning. The closer, when not nil, is closed after the client (it
-	// is typically the SSH connection under it). NewClient makes the
+	// pinning. The closer, when not nil, is closed with the client, and
+	// first (it is typically the SSH connection under it). NewClient makes the
 	// client. Serve dials each target at most once at a time
 	// and again only after the connection dropped.
 	Dial(ctx context.Context, t Target) (*Client, io.Closer, error)
@@ -229,13 +229,13 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, b Backend, direct *Target
 	// writes, a dead NFS mount) must not keep the session, and its
 	// connections, for as long as the operator's SSH connection lasts.
 	var grace atomic.Pointer[time.Timer]
-	in := &endWatch{ReadWriteCloser: ch, ended: func() { grace.Store(time.AfterFunc(closeGrace, s.close)) }}
+	in := &endWatch{ReadWriteCloser: newLimitsConn(ch), ended: func() { grace.Store(time.AfterFunc(closeGrace, s.close)) }}
 	defer func() {
 		if t := grace.Load(); t != nil {
 			t.Stop()
 		}
 	}()
-	srv := sftp.NewRequestServer(newLimitsConn(in), sftp.Handlers{FileGet: s, FilePut: s, FileCmd: s, FileList: s}, opts...)
+	srv := sftp.NewRequestServer(in, sftp.Handlers{FileGet: s, FilePut: s, FileCmd: s, FileList: s}, opts...)
 	stop := context.AfterFunc(ctx, func() {
 		// The target connections too: operations waiting on a target
 		// must not hold the end of the session up.
@@ -255,8 +255,9 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, b Backend, direct *Target
 // has ended the session (see Serve).
 var closeGrace = 30 * time.Second
 
-// endWatch calls ended, once, when a read from the client fails: the
-// client has ended the session or its connection.
+// endWatch calls ended, once, when the server stops reading the client:
+// a read fails (the client ended the session or its connection, or sent
+// what is not SFTP) or the server closes the channel.
 type endWatch struct {
 	io.ReadWriteCloser
 	once  sync.Once
@@ -269,6 +270,11 @@ func (e *endWatch) Read(p []byte) (int, error) {
 		e.once.Do(e.ended)
 	}
 	return n, err
+}
+
+func (e *endWatch) Close() error {
+	e.once.Do(e.ended)
+	return e.ReadWriteCloser.Close()
 }
 
 // maxReadLength is the most data one read or write request may carry, as

@@ -775,3 +775,33 @@ func TestClientGoneWhileTargetStuck(t *testing.T) {
 		}
 	}
 }
+
+// A transfer that never forms one run from offset 0 (a resumed download)
+// gives the memory its digest held back when it is closed: the budget is
+// the gateway's, and must not shrink with every resume.
+func TestBudgetGivenBackAfterResume(t *testing.T) {
+	g := startGateway(t)
+	remote := filepath.Join(g.tg.Home, "resume.bin")
+	if err := os.WriteFile(remote, bytes.Repeat([]byte("0123456789abcdef"), 1<<17), 0o644); err != nil { // 2 MiB
+		t.Fatal(err)
+	}
+	c := g.client(t)
+	before := sftpproxy.Buffered()
+	f, err := c.Open(onTarget(remote))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Concurrent reads from the middle on, as reget does.
+	if _, err := f.Seek(1<<20, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := io.Copy(io.Discard, f); n != 1<<20 || err != nil {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after := sftpproxy.Buffered(); after != before {
+		t.Fatalf("the budget is at %d bytes after the transfer was closed, was %d", after, before)
+	}
+}

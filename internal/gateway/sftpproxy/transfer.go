@@ -109,6 +109,15 @@ func putChunk(b []byte) {
 	}
 }
 
+// release lets go of the data still waiting for bytes before it (a gap
+// never filled), giving its part of the budget back. The digest has no
+// sum after it.
+func (d *digest) release() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.fail()
+}
+
 // sum is the hex digest, or "" when the data was not one run from offset
 // 0: chunks still waiting mean a gap was never filled.
 func (d *digest) sum() string {
@@ -217,6 +226,10 @@ func (x *transfer) Close() error {
 	x.closed = true
 	x.mu.Unlock()
 	defer x.s.putFile()
+	// Whatever the outcome, out-of-order data still held (a resumed
+	// transfer, one that failed) goes, after the digests are read.
+	defer x.up.dig.release()
+	defer x.down.dig.release()
 	if x.ra != nil {
 		x.ra.close()
 	}
