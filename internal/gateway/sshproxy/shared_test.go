@@ -181,6 +181,7 @@ func burst(p *Pool, n int, key string, dial func() (*Client, error)) ([]*Lease, 
 // the connection being dialled, so that a test's burst is all there
 // however slowly its goroutines start.
 func whenWaiting(t *testing.T, p *Pool, key string, n int, dial func() (*Client, error)) func() (*Client, error) {
+	var all atomic.Bool // they were: every dial may go on, then and later
 	return func() (*Client, error) {
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 			p.mu.Lock()
@@ -191,7 +192,8 @@ func whenWaiting(t *testing.T, p *Pool, key string, n int, dial func() (*Client,
 				}
 			}
 			p.mu.Unlock()
-			if waiting >= n {
+			if all.Load() || waiting >= n {
+				all.Store(true)
 				return dial()
 			}
 			if time.Now().After(deadline) {
