@@ -30,8 +30,13 @@ const steadyPercent = 50
 // bulkRate is the allocation rate, in bytes per second between two
 // collections, from which the floor applies: the SSH library's per-packet
 // buffers make bulk data allocate at least as fast as it flows, while
-// logins and held sessions allocate far slower.
-const bulkRate = 64 << 20
+// held sessions allocate far slower, and a storm of logins (some 500 KB
+// each, a thousand in seven seconds) slower too. A storm let grow to the
+// floor would leave the sessions it opened spread thin over a large heap,
+// which cannot be handed back (1000 idle sessions: some 145 KiB each
+// rather than 82, at 64 MiB/s). Transfers slower than this are far from
+// costing the gateway much CPU anyway.
+const bulkRate = 256 << 20
 
 // keepHeapFloor raises the collector's target so that the heap may grow to
 // heapFloor before a collection, re-reading the live heap after each one.
@@ -107,7 +112,7 @@ func handBackAfterSessions(ctx context.Context, live func() int) {
 			return
 		case <-t.C:
 		}
-		if w.next(live()) {
+		if w.next(live(), time.Now()) {
 			debug.FreeOSMemory()
 		}
 	}
@@ -117,19 +122,30 @@ func handBackAfterSessions(ctx context.Context, live func() int) {
 // was last handed back.
 type sessionWatch struct {
 	peak, low, prev int
+	settledAt       time.Time // the last hand-back for a settled rise
 }
 
-// next takes the count n and says whether to hand freed memory back now:
-// when handBackAfter sessions or more, and at least half of them, have
-// ended since the peak; or when handBackAfter or more, and at least half
-// as many as there were, have started since the low point and the count
-// held within 1% since the last look (opening them is over, and what it
-// took beyond what they hold is garbage). Sessions coming and going on a
-// busy gateway are neither.
-func (w *sessionWatch) next(n int) bool {
+// settleEvery is how often a small settled rise may hand memory back: a
+// busy gateway's sessions come and go in batches, and each forced
+// collection costs CPU in proportion to the heap.
+const settleEvery = 30 * time.Second
+
+// next takes the count n, seen at now, and says whether to hand freed
+// memory back: when handBackAfter sessions or more, and at least half of
+// them, have ended since the peak; or when handBackAfter or more have
+// started since the low point and the count held within 1% since the last
+// look (opening them is over, and what it took beyond what they hold is
+// garbage), at once if they are a quarter or more of the low point, else
+// at most every settleEvery.
+func (w *sessionWatch) next(n int, now time.Time) bool {
+	rise := n - w.low
 	drop := w.peak-n >= handBackAfter && n <= w.peak/2
-	settled := n-w.low >= max(handBackAfter, w.low/2) && abs(n-w.prev) <= n/100
+	settled := rise >= handBackAfter && abs(n-w.prev) <= n/100 &&
+		(rise >= w.low/4 || now.Sub(w.settledAt) >= settleEvery)
 	w.prev = n
+	if settled {
+		w.settledAt = now
+	}
 	if drop || settled {
 		w.peak, w.low = n, n
 		return true

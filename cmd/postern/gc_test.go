@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestFloorPercent(t *testing.T) {
 	const mib = 1 << 20
@@ -24,25 +27,42 @@ func TestFloorPercent(t *testing.T) {
 func TestSessionWatch(t *testing.T) {
 	for _, c := range []struct {
 		name  string
-		looks []int
-		want  []bool // at each look
+		looks []int // one every handBackEvery
+		want  []bool
 	}{
 		{"all sessions end", []int{1000, 1000, 0}, []bool{false, true, true}},
 		{"half of a large peak ends", []int{0, 1000, 1000, 500}, []bool{false, false, true, true}},
 		{"less than half ends", []int{0, 1000, 1000, 600}, []bool{false, false, true, false}},
 		{"too few to matter", []int{0, 40, 40, 0}, []bool{false, false, false, false}},
 		{"a login storm, then steady", []int{0, 300, 700, 1000, 1005, 1005}, []bool{false, false, false, false, true, false}},
+		{"a storm that paused halfway", []int{0, 700, 700, 1000, 1000}, []bool{false, false, true, false, true}},
 		{"still opening", []int{0, 100, 200, 300}, []bool{false, false, false, false}},
 		{"churn after a hand-back", []int{1000, 1000, 990, 1010, 1000}, []bool{false, true, false, false, false}},
-		{"churn of batches on a busy gateway", []int{0, 2000, 2000, 1940, 2000, 2000, 1940, 2005, 2005}, []bool{false, false, true, false, false, false, false, false, false}},
-		{"a second storm on top", []int{0, 1000, 1000, 1600, 1600}, []bool{false, false, true, false, true}},
+		{"batches on a busy gateway, within settleEvery", []int{0, 2000, 2000, 1940, 2000, 2000, 1940, 2005, 2005}, []bool{false, false, true, false, false, false, false, false, false}},
 		{"nothing", []int{0, 0, 0}, []bool{false, false, false}},
 	} {
 		var w sessionWatch
+		at := time.Now()
 		for i, n := range c.looks {
-			if got := w.next(n); got != c.want[i] {
+			if got := w.next(n, at); got != c.want[i] {
 				t.Errorf("%s: look %d (%d sessions): %v, want %v", c.name, i, n, got, c.want[i])
 			}
+			at = at.Add(handBackEvery)
 		}
+	}
+	// A small settled rise hands back again once settleEvery has passed.
+	var w sessionWatch
+	at := time.Now()
+	w.next(2000, at)
+	if !w.next(2000, at.Add(handBackEvery)) {
+		t.Fatal("no hand-back after the first rise")
+	}
+	w.next(2060, at.Add(2*handBackEvery))
+	if w.next(2060, at.Add(3*handBackEvery)) {
+		t.Fatal("a small rise handed back within settleEvery")
+	}
+	w.next(2120, at.Add(settleEvery))
+	if !w.next(2120, at.Add(settleEvery+handBackEvery)) {
+		t.Fatal("a small rise did not hand back after settleEvery")
 	}
 }
