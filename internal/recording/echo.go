@@ -22,9 +22,9 @@ import (
 // that typing was left out. Neither says how much: a password's length,
 // the corrections made while typing it, or the pieces it came in are not
 // for the recording either, so at such a prompt even keys without text
-// (Backspace) are held. Unechoed typing anywhere else, such as at a shell prompt
-// after `stty -echo`, is recorded as typed: hiding it would let an operator
-// keep commands out of the audit trail.
+// (Backspace) are held. Unechoed typing anywhere else, such as at a shell
+// prompt after `stty -echo`, is recorded as typed: hiding it would let an
+// operator keep commands out of the audit trail.
 
 // maxHeld bounds the keys held back while no output comes; past it they
 // count as not echoed.
@@ -55,8 +55,8 @@ func (r *Recorder) holdLocked(now time.Duration, p []byte) bool {
 
 // releaseLocked records the held keys: as typed when the terminal echoed
 // them or they were not typed at a password prompt, else only their
-// answerKeys and with a marker saying so. The keys were typed at the line the
-// cursor is on (lastLine); keys typed ahead of an answer meet the line
+// answerKeys and with a marker saying so. The keys were typed at the line
+// the cursor is on (lastLine); keys typed ahead of an answer meet the line
 // that answer leads to, next (nil when there is none).
 func (r *Recorder) releaseLocked(now time.Duration, echoed bool, next []byte) {
 	hide := !echoed && len(r.held) > 0 && (secretPrompt(r.lastLine) || r.heldAhead && next != nil && secretPrompt(next))

@@ -127,12 +127,12 @@ func (b *raBuf) copyAt(p []byte, pos int64) (int, error) {
 func (r *readAhead) blockFor(pos int64, size int) *raBuf {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// pkg/sftp's server runs up to eight reads at once, so sequential
-	// reads arrive within this much of the furthest one so far.
-	spread := 8 * int64(max(size, readChunk))
 	if r.direct {
 		return nil
 	}
+	// pkg/sftp's server runs up to eight reads at once, so sequential
+	// reads arrive within this much of the furthest one so far.
+	spread := 8 * int64(max(size, readChunk))
 	for i, b := range r.blocks {
 		if pos >= b.off && pos < b.off+int64(r.block) {
 			if pos > r.next+spread {

@@ -92,8 +92,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -163,8 +163,8 @@ type Backend interface {
 	// Dial opens an SFTP client to the target as the system user; the
 	// gateway does the permission check, credentials and host key
 	// pinning. The closer, when not nil, is closed with the client, and
-	// first (it is typically the SSH connection under it). NewClient makes the
-	// client. Serve dials each target at most once at a time
+	// first (it is typically the SSH connection under it). NewClient
+	// makes the client. Serve dials each target at most once at a time
 	// and again only after the connection dropped.
 	Dial(ctx context.Context, t Target) (*Client, io.Closer, error)
 	// Audit records one operation.
@@ -228,13 +228,9 @@ func Serve(ctx context.Context, ch io.ReadWriteCloser, b Backend, direct *Target
 	// them: a target that never answers (an open of a pipe no one
 	// writes, a dead NFS mount) must not keep the session, and its
 	// connections, for as long as the operator's SSH connection lasts.
-	var grace atomic.Pointer[time.Timer]
-	in := &endWatch{ReadWriteCloser: newLimitsConn(ch), ended: func() { grace.Store(time.AfterFunc(closeGrace, s.close)) }}
-	defer func() {
-		if t := grace.Load(); t != nil {
-			t.Stop()
-		}
-	}()
+	grace := time.AfterFunc(math.MaxInt64, s.close) // set going by endWatch
+	defer grace.Stop()
+	in := &endWatch{ReadWriteCloser: newLimitsConn(ch), ended: func() { grace.Reset(closeGrace) }}
 	srv := sftp.NewRequestServer(in, sftp.Handlers{FileGet: s, FilePut: s, FileCmd: s, FileList: s}, opts...)
 	stop := context.AfterFunc(ctx, func() {
 		// The target connections too: operations waiting on a target

@@ -56,8 +56,9 @@ func (d *digest) add(p []byte, off int64) {
 				break
 			}
 			delete(d.pending, d.next)
-			d.held -= pendingCost(q)
-			unreserve(pendingCost(q))
+			cost := pendingCost(q)
+			d.held -= cost
+			unreserve(cost)
 			d.h.Write(q)
 			d.next += int64(len(q))
 			putChunk(q)

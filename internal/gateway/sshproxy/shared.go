@@ -43,8 +43,17 @@ type pooled struct {
 	c        *Client       // set before ready is closed, if the dial worked
 	err      error         // the dial's or the first open's error, once ready
 	sessions int
-	dialing  bool // not ready yet
 	full     bool // refused a session, or its dial failed: takes no more
+}
+
+// dialing reports whether c's dial and first open are still under way.
+func (c *pooled) dialing() bool {
+	select {
+	case <-c.ready:
+		return false
+	default:
+		return true
+	}
 }
 
 // NewPool returns an empty Pool.
@@ -78,14 +87,14 @@ func (p *Pool) Session(key string, dial func() (*Client, error)) (*Lease, ssh.Ch
 		p.mu.Lock()
 		var pc *pooled
 		for _, c := range p.conns[key] {
-			if !c.full && !(c.dialing && c.sessions >= maxWaiting) {
+			if !c.full && !(c.sessions >= maxWaiting && c.dialing()) {
 				pc = c
 				break
 			}
 		}
 		fresh := pc == nil
 		if fresh {
-			pc = &pooled{ready: make(chan struct{}), dialing: true}
+			pc = &pooled{ready: make(chan struct{})}
 			p.conns[key] = append(p.conns[key], pc)
 		}
 		pc.sessions++
@@ -126,12 +135,11 @@ func (p *Pool) first(pc *pooled, dial func() (*Client, error)) (ch ssh.Channel, 
 			err = errors.New("the connection to the target could not be made") // dial panicked
 		}
 		pc.err = err
-		p.mu.Lock()
-		pc.dialing = false
 		if err != nil {
+			p.mu.Lock()
 			pc.full = true
+			p.mu.Unlock()
 		}
-		p.mu.Unlock()
 		close(pc.ready)
 	}()
 	if pc.c, err = dial(); err != nil {

@@ -187,7 +187,7 @@ func whenWaiting(t *testing.T, p *Pool, key string, n int, dial func() (*Client,
 			p.mu.Lock()
 			waiting := 0
 			for _, c := range p.conns[key] {
-				if c.dialing {
+				if c.dialing() {
 					waiting += c.sessions
 				}
 			}
