@@ -661,11 +661,16 @@ hop_script() {
 		"$(printf '%q ' "${DIRECT[@]}" "$@" "${HOP_INNER[@]:0:${#HOP_INNER[@]}-1}")" "${HOP_INNER[-1]}" >"$f" &&
 		chmod 755 "$f" || die "cannot write $f"
 }
-SFTP_HOP=$TMP/sftp-hop
-hop_script "$SFTP_HOP"
+hop_script "$TMP/sftp-hop-shared"
 # Split: the target's shell moves its parent (the sshd process serving the
 # outer connection) to the gateway's CPU and runs the inner ssh there.
 hop_script "$TMP/sftp-hop-split" taskset -p -c "$GW_CPU" '$PPID' '>/dev/null' ';' exec taskset -c "$GW_CPU"
+# sftp_timed OP COMMAND: runs one sftp batch COMMAND on dest, in the layout's
+# pinning, its wall time into $TMP/OP.time
+sftp_timed() {
+	"${PIN[@]}" /usr/bin/time -f '%e' -o "$TMP/$1.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
+		<<<"$2" >/dev/null || die "sftp $1 ($leg, $lay) failed"
+}
 for ((r = 1; r <= SFTP_RUNS; r++)); do
 	for lay in $SFTP_LAYOUTS; do
 		layout "$lay"
@@ -673,18 +678,13 @@ for ((r = 1; r <= SFTP_RUNS; r++)); do
 			case $leg in
 			direct) dest=(-P "$TPORT" "$TUSER@127.0.0.1") ;;
 			postern) dest=(-P "$SSH_PORT" "bench@ops@target@127.0.0.1") ;;
-			hop)
-				dest=(-D "$SFTP_HOP")
-				if [[ $lay == split ]]; then dest=(-D "$TMP/sftp-hop-split"); fi
-				;;
+			hop) dest=(-D "$TMP/sftp-hop-$lay") ;;
 			esac
 			rm -f "$THOME/sftp.bin" "$TMP/sftp.back"
 			p0=$(cpu_self "$POSTERN_PID")
-			"${PIN[@]}" /usr/bin/time -f '%e' -o "$TMP/put.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
-				<<<"put $TMP/sftp.src $THOME/sftp.bin" >/dev/null || die "sftp put ($leg, $lay) failed"
+			sftp_timed put "put $TMP/sftp.src $THOME/sftp.bin"
 			p1=$(cpu_self "$POSTERN_PID")
-			"${PIN[@]}" /usr/bin/time -f '%e' -o "$TMP/get.time" timeout 600 sftp "${SFTP_OPTS[@]}" -b - "${dest[@]}" \
-				<<<"get $THOME/sftp.bin $TMP/sftp.back" >/dev/null || die "sftp get ($leg, $lay) failed"
+			sftp_timed get "get $THOME/sftp.bin $TMP/sftp.back"
 			p2=$(cpu_self "$POSTERN_PID")
 			[[ $(sha256sum "$TMP/sftp.back" | cut -d' ' -f1) == "$SFTP_SUM" ]] || die "sftp ($leg, $lay): the file came back different"
 			line="$(tail -n1 "$TMP/put.time") $(tail -n1 "$TMP/get.time") $(calc "%.2f" "($p1 - $p0) / $TICK") $(calc "%.2f" "($p2 - $p1) / $TICK")"
